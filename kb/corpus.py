@@ -1,0 +1,223 @@
+"""Load the plan texts and their provenance from ``corpus/``.
+
+A result's address is ``doc`` (file name without ``.txt``) plus 1-based line numbers
+in that file, so the loader keeps every line exactly as it is on disk: nothing here
+cleans or joins text. Cleaning happens later and only ever *labels* lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MANIFEST_NAME = "manifest.toml"
+
+#: Cities a user can filter by. The wide-area vision is Kurume's plan made with its
+#: neighbours, so its ``city`` is 久留米市 and its ``area`` is 広域.
+KURUME = "久留米市"
+KUMAMOTO = "熊本市"
+WIDE_AREA = "広域"
+CITY_CHOICES = (KURUME, KUMAMOTO, WIDE_AREA)
+
+
+class CorpusError(ValueError):
+    """The corpus folder cannot be used as it is (the message says what to fix)."""
+
+
+@dataclass(frozen=True)
+class SourceSpan:
+    """The only coordinate system: 1-based inclusive lines of ``corpus/<doc>.txt``."""
+
+    doc: str
+    line_start: int
+    line_end: int
+
+    def __post_init__(self) -> None:
+        if self.line_start < 1 or self.line_end < self.line_start:
+            raise ValueError(f"bad span {self.doc}:{self.line_start}-{self.line_end}")
+
+    def overlaps(self, other: "SourceSpan") -> bool:
+        return (
+            self.doc == other.doc
+            and self.line_start <= other.line_end
+            and other.line_start <= self.line_end
+        )
+
+    def __len__(self) -> int:
+        return self.line_end - self.line_start + 1
+
+    def __str__(self) -> str:
+        return f"{self.doc}:{self.line_start}-{self.line_end}"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One plan file and what ``manifest.toml`` says about it."""
+
+    doc: str
+    path: Path
+    title: str
+    city: str
+    area: str
+    municipality: str
+    kind: str = ""
+    period: str = ""
+    structure: str = ""
+    title_en: str = ""
+    prefecture: str = ""
+    sha256: str = ""
+    lines: tuple[str, ...] = field(default=(), repr=False)
+
+    def line(self, number: int) -> str:
+        """The raw text of 1-based line ``number``."""
+        return self.lines[number - 1]
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {
+            "doc": self.doc,
+            "title": self.title,
+            "title_en": self.title_en,
+            "city": self.city,
+            "area": self.area,
+            "municipality": self.municipality,
+            "prefecture": self.prefecture,
+            "kind": self.kind,
+            "period": self.period,
+            "structure": self.structure,
+        }
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode a corpus file as UTF-8, refusing anything else with a helpful message.
+
+    PDF extractions from Japanese sites often arrive as Shift_JIS/CP932; silently
+    decoding them wrongly would index mojibake, so we detect and reject instead.
+    """
+    if not data.strip():
+        raise CorpusError(f"{name}: the file is empty")
+    if b"\x00" in data[:8192]:
+        raise CorpusError(f"{name}: looks like a binary file, not UTF-8 text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            data.decode("cp932")
+        except UnicodeDecodeError:
+            raise CorpusError(f"{name}: not UTF-8 text (and not Shift_JIS/CP932 either)") from None
+        raise CorpusError(
+            f"{name}: encoded as Shift_JIS/CP932; convert it to UTF-8 "
+            f"(e.g. iconv -f CP932 -t UTF-8) and rebuild"
+        ) from None
+    if not text.strip():
+        raise CorpusError(f"{name}: the file is empty")
+    return text
+
+
+def split_lines(text: str) -> tuple[str, ...]:
+    """Split like ``cat -n`` counts: ``\\n`` separates lines, a final newline ends the last.
+
+    ``str.splitlines`` would also split on U+2028, form feeds etc., which would shift
+    every later line number away from what editors and ``sed -n`` show.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    parts = text.split("\n")
+    if parts and parts[-1] == "":
+        parts.pop()
+    return tuple(parts)
+
+
+def _area_of(municipality: str, city: str) -> str:
+    return WIDE_AREA if ("広域" in municipality or "都市圏" in municipality) else city
+
+
+def _city_of(municipality: str, file_name: str) -> str:
+    for city in (KUMAMOTO, KURUME):
+        if municipality.startswith(city) or municipality.startswith(city[:-1]):
+            return city
+    if file_name.startswith("kumamoto"):
+        return KUMAMOTO
+    if file_name.startswith("kurume"):
+        return KURUME
+    return municipality or "不明"
+
+
+def read_manifest(corpus_dir: Path) -> list[dict[str, str]]:
+    path = corpus_dir / MANIFEST_NAME
+    if not path.is_file():
+        return []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"{path}: cannot read manifest ({exc})") from None
+    entries = data.get("document", [])
+    if not isinstance(entries, list):
+        raise CorpusError(f"{path}: [[document]] entries expected")
+    return [dict(e) for e in entries]
+
+
+def load_corpus(corpus_dir: Path) -> list[Document]:
+    """Every ``*.txt`` in ``corpus_dir`` with its manifest entry, sorted by name.
+
+    Files the manifest does not list are still loaded (title = file name), so a user
+    can drop a new plan in and build; a manifest entry whose file is missing, or two
+    entries for one file, is an error because the manifest is then wrong.
+    """
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder not found: {corpus_dir}")
+    entries = read_manifest(corpus_dir)
+    by_file: dict[str, dict[str, str]] = {}
+    for entry in entries:
+        name = str(entry.get("file", "")).strip()
+        if not name:
+            raise CorpusError(f"{corpus_dir / MANIFEST_NAME}: an entry has no 'file'")
+        if name in by_file:
+            raise CorpusError(f"{corpus_dir / MANIFEST_NAME}: duplicate entry for {name}")
+        if not (corpus_dir / name).is_file():
+            raise CorpusError(f"{corpus_dir / MANIFEST_NAME}: lists {name}, which is missing")
+        by_file[name] = entry
+    paths = sorted(p for p in corpus_dir.iterdir() if p.suffix == ".txt" and p.is_file())
+    if not paths:
+        raise CorpusError(f"no documents (*.txt) in {corpus_dir}")
+    seen: dict[str, Path] = {}
+    documents = []
+    for path in paths:
+        stem = path.stem
+        key = stem.casefold()
+        if key in seen:
+            raise CorpusError(f"duplicate document name: {seen[key].name} and {path.name}")
+        seen[key] = path
+        data = path.read_bytes()
+        text = decode_text(data, path.name)
+        entry = by_file.get(path.name, {})
+        municipality = str(entry.get("municipality", ""))
+        city = _city_of(municipality, path.name)
+        documents.append(
+            Document(
+                doc=stem,
+                path=path,
+                title=str(entry.get("title", stem)),
+                title_en=str(entry.get("title_en", "")),
+                city=city,
+                area=_area_of(municipality, city),
+                municipality=municipality or city,
+                prefecture=str(entry.get("prefecture", "")),
+                kind=str(entry.get("kind", "")),
+                period=str(entry.get("period", "")),
+                structure=str(entry.get("structure", "")),
+                sha256=sha256_bytes(data),
+                lines=split_lines(text),
+            )
+        )
+    return documents
+
+
+def corpus_hashes(documents: list[Document]) -> dict[str, str]:
+    return {d.path.name: d.sha256 for d in documents}

@@ -1,0 +1,40 @@
+"""Combining ranked lists from lexical and dense search.
+
+Reciprocal rank fusion needs no score calibration between BM25 and cosine, which
+is why it is the usual default; a weighted sum of min-max normalised scores is
+kept as the alternative the evaluation compares against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+RRF_K = 60
+
+
+def reciprocal_rank_fusion(
+    rankings: Mapping[str, Sequence[int]], weights: Mapping[str, float], k: int = RRF_K
+) -> dict[int, float]:
+    """score(d) = Σ_method weight / (k + rank_method(d)), ranks starting at 1."""
+    fused: dict[int, float] = {}
+    for method, ranking in rankings.items():
+        weight = weights.get(method, 1.0)
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
+    return fused
+
+
+def weighted_sum(
+    scores: Mapping[str, Mapping[int, float]], weights: Mapping[str, float]
+) -> dict[int, float]:
+    """Σ_method weight × min-max-normalised score; items missing from a list score 0 there."""
+    fused: dict[int, float] = {}
+    for method, values in scores.items():
+        if not values:
+            continue
+        low, high = min(values.values()), max(values.values())
+        span = (high - low) or 1.0
+        weight = weights.get(method, 1.0)
+        for item, value in values.items():
+            fused[item] = fused.get(item, 0.0) + weight * (value - low) / span
+    return fused

@@ -1,0 +1,77 @@
+"""The structure every layout family produces: labelled lines and a flat list of sections.
+
+A section is one node of the plan's outline (goal, measure, sub-measure, KPI table,
+narrative). It owns the lines it was parsed from; ownership, not contiguity, is the
+invariant, because PDF extraction moves KPI tables and footnotes to the bottom of a
+page, away from the measure they belong to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Chunk kinds promised by the search contract.
+GOAL = "goal"
+MEASURE = "measure"
+KPI = "kpi"
+PARAGRAPH = "paragraph"
+KINDS = (GOAL, MEASURE, KPI, PARAGRAPH)
+
+#: Why a line is not text (kept so the source view can grey it out and tests can
+#: check that nothing else was dropped).
+BLANK = "blank"
+PAGE_NUMBER = "page-number"
+RUNNING_HEADER = "running-header"
+TOC = "table-of-contents"
+WEB_CHROME = "web-chrome"
+KPI_MARKER = "kpi-marker"
+FIGURE_MARKER = "figure-marker"
+
+
+@dataclass
+class Section:
+    """One node of a plan's outline with the lines it owns.
+
+    ``path`` is the full heading path ending with this section's own title.
+    ``heading`` holds the lines that make up the title itself; ``blocks`` groups the
+    remaining lines into units that must not be split (a bullet with its wrapped
+    continuation lines, a paragraph, a table).
+    """
+
+    kind: str
+    path: tuple[str, ...]
+    heading: list[int] = field(default_factory=list)
+    blocks: list[list[int]] = field(default_factory=list)
+    number: str = ""
+    goal: str = ""
+    style: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.path[-1] if self.path else ""
+
+    @property
+    def lines(self) -> list[int]:
+        owned = list(self.heading)
+        for block in self.blocks:
+            owned.extend(block)
+        return sorted(owned)
+
+    @property
+    def content_lines(self) -> list[int]:
+        return [n for block in self.blocks for n in block]
+
+
+@dataclass
+class ParsedDocument:
+    """What a layout family made of one document."""
+
+    doc: str
+    family: str
+    sections: list[Section]
+    noise: dict[int, str]
+    #: The text to show for each owned line: usually the stripped raw line, but
+    #: vertical text joined back into words is shown once, on the run's first line.
+    display: dict[int, str] = field(default_factory=dict)
+    #: Footnote number → the term it explains, so "ＵＩＪターン5" can lose its marker.
+    footnotes: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,124 @@
+"""Presentation shared by the CLI and the app: the JSON contract, snippets, highlighting, CSV.
+
+The JSON hit fields are a contract with external evaluation scripts: ``rank, score,
+doc, title, city, section, kind, line_start, line_end, text``. Extra keys may be
+added; none of these may change meaning.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+from collections.abc import Iterable, Sequence
+
+from kb.chunk import PATH_SEPARATOR
+from kb.search import Hit, SearchResult
+from kb.text import normalize
+
+CONTRACT_FIELDS = ("rank", "score", "doc", "title", "city", "section", "kind", "line_start", "line_end", "text")
+
+
+def hit_json(hit: Hit) -> dict:
+    chunk = hit.chunk
+    return {
+        "rank": hit.rank,
+        "score": round(hit.score, 6),
+        "doc": chunk.doc,
+        "title": chunk.title,
+        "city": chunk.city,
+        "section": chunk.section,
+        "kind": chunk.kind,
+        "line_start": hit.line_start,
+        "line_end": hit.line_end,
+        "text": hit.text,
+        "id": chunk.id,
+        "area": chunk.area,
+        "goal": chunk.goal,
+        "heading_path": list(chunk.heading_path),
+    }
+
+
+def result_json(result: SearchResult) -> dict:
+    return {
+        "query": result.query,
+        "method": result.method,
+        "interpretation": result.expanded.describe(),
+        "hits": [hit_json(h) for h in result.hits],
+    }
+
+
+def highlight_terms(result: SearchResult, analyzer=None) -> list[str]:  # type: ignore[no-untyped-def]
+    """Strings worth highlighting in hit text: the query's words and its expansions."""
+    terms = set()
+    for phrase in result.expanded.phrases():
+        for part in re.split(r"[\s、。・,.?？!！「」（）()]+", phrase):
+            if len(part) >= 2 and not part.isascii():
+                terms.add(part)
+    if analyzer is not None:
+        for phrase in result.expanded.phrases():
+            terms.update(t for t in analyzer.terms(phrase) if len(t) >= 2 and not t.isascii())
+    return sorted(terms, key=len, reverse=True)
+
+
+def _term_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
+    terms = [t for t in terms if t]
+    if not terms:
+        return None
+    return re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)))
+
+
+def highlight_html(text: str, terms: Sequence[str]) -> str:
+    """HTML-escaped text with every occurrence of a term wrapped in <mark>."""
+    pattern = _term_pattern(terms)
+    if pattern is None:
+        return html.escape(text)
+    out, last = [], 0
+    folded = normalize_preserving_length(text)
+    for match in pattern.finditer(folded):
+        out.append(html.escape(text[last : match.start()]))
+        out.append(f"<mark>{html.escape(text[match.start():match.end()])}</mark>")
+        last = match.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def normalize_preserving_length(text: str) -> str:
+    """Width-fold character by character so match offsets still index the original."""
+    return "".join(normalize(c) if len(normalize(c)) == 1 else c for c in text)
+
+
+def snippet(text: str, terms: Sequence[str], width: int = 140) -> str:
+    """A one-line excerpt around the first matched term (or the start)."""
+    flat = " ".join(text.split())
+    pattern = _term_pattern(terms)
+    position = 0
+    if pattern is not None:
+        match = pattern.search(normalize_preserving_length(flat))
+        if match:
+            position = max(0, match.start() - width // 3)
+    excerpt = flat[position : position + width]
+    return ("…" if position else "") + excerpt + ("…" if position + width < len(flat) else "")
+
+
+def breadcrumb(path: Iterable[str], separator: str = " → ") -> str:
+    return separator.join(path)
+
+
+CSV_FIELDS = ("rank", "score", "city", "title", "section", "kind", "doc", "line_start", "line_end", "text")
+
+
+def results_csv(result: SearchResult) -> bytes:
+    """UTF-8 with BOM so Excel opens the Japanese text correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_FIELDS)
+    for hit in result.hits:
+        row = hit_json(hit)
+        writer.writerow([row[f] for f in CSV_FIELDS])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def section_display(section: str) -> str:
+    return section.replace(PATH_SEPARATOR, " → ")

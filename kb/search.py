@@ -1,0 +1,248 @@
+"""Search: expand the query, rank lexically and densely, fuse, diversify, return hits.
+
+The CLI, the app, ``kb compare`` and the evaluation all call :meth:`Searcher.search`;
+nothing else ranks chunks.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from kb.analysis import JapaneseAnalyzer
+from kb.chunk import Chunk
+from kb.corpus import CITY_CHOICES
+from kb.expand import ExpandedQuery, QueryExpander, QueryVocabulary
+from kb.fusion import reciprocal_rank_fusion, weighted_sum
+from kb.index import LoadedIndex
+
+METHODS = ("hybrid", "lexical", "dense")
+MAX_QUERY_CHARS = 1000
+#: Hits covering more lines than this are not a passage any more (the eval ignores them).
+MAX_HIT_SPAN = 60
+
+
+class QueryError(ValueError):
+    """The query or a filter cannot be searched; the message is shown as is."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    method: str = "hybrid"
+    fusion: str = "rrf"
+    lexical_weight: float = 1.0
+    dense_weight: float = 1.0
+    rrf_k: int = 60
+    candidates: int = 100
+    per_section: int = 2
+    merge_adjacent: bool = True
+    expand: bool = True
+
+
+@dataclass(frozen=True)
+class Filters:
+    city: str | None = None
+    doc: str | None = None
+    goal: str | None = None
+    kind: str | None = None
+
+    def allows(self, chunk: Chunk) -> bool:
+        if self.city and self.city not in (chunk.city, chunk.area):
+            return False
+        if self.doc and chunk.doc != self.doc:
+            return False
+        if self.goal and self.goal not in chunk.goal and self.goal not in chunk.section:
+            return False
+        return not (self.kind and chunk.kind != self.kind)
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    score: float
+    chunk: Chunk
+    line_start: int
+    line_end: int
+    text: str
+    ranks: dict[str, int] = field(default_factory=dict)
+    merged: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    expanded: ExpandedQuery
+    method: str
+    hits: list[Hit]
+    timings: dict[str, float]
+
+
+def validate_query(query: str) -> str:
+    """The query, cleaned, or a :class:`QueryError` saying what is wrong with it."""
+    if not isinstance(query, str):
+        raise QueryError("the query must be text")
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QueryError("the query is not valid Unicode text (broken surrogate characters)") from None
+    cleaned = query.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    if any(unicodedata.category(c) == "Cc" for c in cleaned):
+        raise QueryError("the query contains control characters; type plain text")
+    cleaned = cleaned.strip()
+    if not cleaned:
+        raise QueryError("the query is empty; type a question or keywords")
+    if len(cleaned) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is too long ({len(cleaned)} characters; the limit is {MAX_QUERY_CHARS})")
+    if not any(c.isalnum() for c in cleaned):
+        raise QueryError("the query has no words to search for")
+    return cleaned
+
+
+class Searcher:
+    """Everything a search needs, loaded once: index, analyzer, expander, embedder."""
+
+    def __init__(
+        self,
+        index: LoadedIndex,
+        embedder=None,  # type: ignore[no-untyped-def]  # kb.embed.Embedder, or None for lexical only
+        *,
+        analyzer: JapaneseAnalyzer | None = None,
+        expander: QueryExpander | None = None,
+        config: SearchConfig | None = None,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.analyzer = analyzer or JapaneseAnalyzer()
+        self.expander = expander or QueryExpander(QueryVocabulary.load())
+        self.config = config or SearchConfig()
+        self.chunks = index.chunks
+        self._documents = {c.doc for c in self.chunks}
+
+    def check_filters(self, filters: Filters) -> None:
+        if filters.city and filters.city not in CITY_CHOICES:
+            raise QueryError(f"unknown city {filters.city!r} (choose from {', '.join(CITY_CHOICES)})")
+        if filters.doc and filters.doc not in self._documents:
+            raise QueryError(f"unknown document {filters.doc!r} (known: {', '.join(sorted(self._documents))})")
+
+    def lexical_scores(self, expanded: ExpandedQuery) -> np.ndarray:
+        weights: dict[str, float] = {}
+        phrases = expanded.phrases() if self.config.expand else {expanded.text: 1.0}
+        if expanded.language == "en" and not self.config.expand:
+            phrases = {e.term: e.weight for e in expanded.expansions if e.weight >= 1.0} or {expanded.text: 1.0}
+        for phrase, weight in phrases.items():
+            for term in self.analyzer.terms(phrase):
+                weights[term] = max(weights.get(term, 0.0), weight)
+        return self.index.lexical.scores(weights)
+
+    def dense_scores(self, expanded: ExpandedQuery) -> np.ndarray:
+        if self.embedder is None:
+            raise QueryError("dense search needs the embedding model; it is not loaded")
+        text = expanded.dense_text if self.config.expand else expanded.text
+        vector = self.embedder.encode_query(text)
+        count = len(self.chunks)
+        limit = count if count <= 5000 else min(count, max(self.config.candidates * 20, 1000))
+        scores, ids = self.index.dense.search(vector.reshape(1, -1), limit)
+        out = np.full(count, -np.inf, dtype=np.float32)
+        valid = ids[0] >= 0
+        out[ids[0][valid]] = scores[0][valid]
+        return out
+
+    def _ranking(self, scores: np.ndarray, allowed: np.ndarray, *, positive: bool) -> list[int]:
+        order = np.argsort(-scores, kind="stable")
+        keep = allowed[order] & (scores[order] > 0 if positive else np.isfinite(scores[order]))
+        return [int(i) for i in order[keep][: self.config.candidates]]
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        filters: Filters | None = None,
+        method: str | None = None,
+    ) -> SearchResult:
+        query = validate_query(query)
+        filters = filters or Filters()
+        self.check_filters(filters)
+        method = method or self.config.method
+        if method not in METHODS:
+            raise QueryError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        timings: dict[str, float] = {}
+        tick = time.perf_counter
+
+        start = tick()
+        expanded = self.expander.expand(query)
+        timings["expand"] = tick() - start
+        allowed = np.array([filters.allows(c) for c in self.chunks], dtype=bool)
+        rankings: dict[str, list[int]] = {}
+        raw: dict[str, dict[int, float]] = {}
+        if method in ("lexical", "hybrid"):
+            start = tick()
+            scores = self.lexical_scores(expanded)
+            rankings["lexical"] = self._ranking(scores, allowed, positive=True)
+            raw["lexical"] = {i: float(scores[i]) for i in rankings["lexical"]}
+            timings["lexical"] = tick() - start
+        if method in ("dense", "hybrid"):
+            start = tick()
+            scores = self.dense_scores(expanded)
+            rankings["dense"] = self._ranking(scores, allowed, positive=False)
+            raw["dense"] = {i: float(scores[i]) for i in rankings["dense"]}
+            timings["dense"] = tick() - start
+
+        start = tick()
+        weights = {"lexical": self.config.lexical_weight, "dense": self.config.dense_weight}
+        if method == "hybrid":
+            if self.config.fusion == "rrf":
+                fused = reciprocal_rank_fusion(rankings, weights, self.config.rrf_k)
+            else:
+                fused = weighted_sum(raw, weights)
+        else:
+            fused = raw[method]
+        ordered = sorted(fused, key=lambda i: (-fused[i], i))
+        positions = {m: {item: r for r, item in enumerate(ranking, start=1)} for m, ranking in rankings.items()}
+        hits = self._diversify(ordered, fused, positions, k)
+        timings["fusion"] = tick() - start
+        return SearchResult(query=query, expanded=expanded, method=method, hits=hits, timings=timings)
+
+    def _diversify(
+        self, ordered: Sequence[int], fused: dict[int, float], positions: dict[str, dict[int, int]], k: int
+    ) -> list[Hit]:
+        """Top-k hits with adjacent pieces of one section merged and at most N per section."""
+        hits: list[Hit] = []
+        per_section: dict[tuple[str, str], int] = {}
+        for item in ordered:
+            chunk = self.chunks[item]
+            key = (chunk.doc, chunk.section)
+            ranks = {m: p[item] for m, p in positions.items() if item in p}
+            if self.config.merge_adjacent:
+                merged = False
+                for index, hit in enumerate(hits):
+                    if (hit.chunk.doc, hit.chunk.section) != key:
+                        continue
+                    touching = chunk.line_start <= hit.line_end + 2 and hit.line_start <= chunk.line_end + 2
+                    start, end = min(hit.line_start, chunk.line_start), max(hit.line_end, chunk.line_end)
+                    if touching and end - start + 1 <= MAX_HIT_SPAN:
+                        first, second = (hit.text, chunk.text) if hit.line_start <= chunk.line_start else (chunk.text, hit.text)
+                        hits[index] = replace(
+                            hit, line_start=start, line_end=end, text=f"{first}\n{second}",
+                            merged=hit.merged + (chunk.id,),
+                        )
+                        merged = True
+                        break
+                if merged:
+                    continue
+            if per_section.get(key, 0) >= self.config.per_section:
+                continue
+            per_section[key] = per_section.get(key, 0) + 1
+            hits.append(
+                Hit(rank=0, score=float(fused[item]), chunk=chunk, line_start=chunk.line_start,
+                    line_end=chunk.line_end, text=chunk.text, ranks=ranks)
+            )
+            if len(hits) >= k:
+                break
+        return [replace(hit, rank=rank) for rank, hit in enumerate(hits, start=1)]

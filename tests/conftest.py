@@ -1,0 +1,103 @@
+"""Shared fixtures: the real corpus, its chunks, and one real index per test session.
+
+The index is built once with the real default model (or taken from $KB_TEST_INDEX,
+which test.sh builds before running pytest) because search quality is only
+meaningful with the real embeddings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def documents():
+    from kb.corpus import load_corpus
+
+    return {d.doc: d for d in load_corpus(CORPUS)}
+
+
+@pytest.fixture(scope="session")
+def parsed(documents):
+    from kb.parse import parse_document
+
+    return {name: parse_document(doc) for name, doc in documents.items()}
+
+
+@pytest.fixture(scope="session")
+def chunks(documents, parsed):
+    from kb.chunk import chunk_document
+
+    return {name: chunk_document(doc, parsed[name]) for name, doc in documents.items()}
+
+
+class FakeEmbedder:
+    """Deterministic stand-in for a model: fast, for tests of index mechanics only."""
+
+    def __init__(self, name: str = "fake-model", dimension: int = 16) -> None:
+        self.name = name
+        self.dimension = dimension
+        self.calls = 0
+
+    def _vector(self, text: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+        vector = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+        return vector / np.linalg.norm(vector)
+
+    def encode_documents(self, texts, **_):
+        self.calls += len(texts)
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
+
+    def encode_query(self, text):
+        return self._vector(text)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory) -> Path:
+    """Path of an index of the real corpus built with the default model."""
+    from kb.index import IndexUnavailable, load_index
+
+    given = os.environ.get("KB_TEST_INDEX")
+    if given:
+        try:
+            loaded = load_index(Path(given))
+            if not loaded.stale_documents(CORPUS):
+                return Path(given)
+        except IndexUnavailable:
+            pass
+    from kb.e5q4 import DEFAULT_MODEL_NAME
+    from kb.embed import Embedder
+    from kb.index import build_index
+
+    target = tmp_path_factory.mktemp("index")
+    build_index(CORPUS, target, Embedder(DEFAULT_MODEL_NAME))
+    return target
+
+
+@pytest.fixture(scope="session")
+def searcher(real_index):
+    from kb.session import open_searcher
+
+    return open_searcher(real_index)

@@ -1,0 +1,45 @@
+"""Query understanding: synonyms, English glossary, and the data file's hygiene."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from kb.expand import QueryExpander, QueryVocabulary, detect_language
+
+
+def _expander() -> QueryExpander:
+    return QueryExpander(QueryVocabulary.load())
+
+
+def test_vocabulary_file_is_well_formed():
+    vocabulary = QueryVocabulary.load()
+    assert vocabulary.version
+    assert len(vocabulary.synonyms) >= 60 and len(vocabulary.glossary) >= 250
+    assert all(len(g.terms) >= 2 for g in vocabulary.synonyms)
+    keys = Counter(key for entry in vocabulary.glossary for key in entry.en)
+    assert not [k for k, n in keys.items() if n > 1]
+    terms = Counter(t for g in vocabulary.synonyms for t in set(g.terms))
+    assert not [t for t, n in terms.items() if n > 1], "a term in two groups would chain them"
+
+
+def test_japanese_synonyms_are_added():
+    expanded = _expander().expand("人口流出を食い止めたい")
+    added = {e.term for e in expanded.expansions}
+    assert {"転出超過", "社会減"} <= added
+    assert expanded.language == "ja"
+    assert "転出超過" in expanded.describe()
+
+
+def test_english_is_translated_for_lexical_and_dense_search():
+    expanded = _expander().expand("which measures address the outflow of young women")
+    added = {e.term for e in expanded.expansions}
+    assert "若い女性" in added and ("転出" in added or "人口流出" in added)
+    assert expanded.language == "en"
+    assert "若い女性" in expanded.dense_text
+    assert "which" not in added
+
+
+def test_language_detection():
+    assert detect_language("子育て支援") == "ja"
+    assert detect_language("child care support") == "en"
+    assert detect_language("DX 推進") == "ja"

@@ -1,0 +1,103 @@
+"""The index folder: manifest, atomic swaps, refusals, embedding reuse (fake model: fast)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from kb.index import FORMAT_VERSION, IndexUnavailable, build_index, load_index, resolve_build
+
+
+@pytest.fixture
+def small_corpus(tmp_path, corpus_dir):
+    target = tmp_path / "corpus"
+    target.mkdir()
+    for name in ("kurume-sousei-senryaku-3.txt", "kurume-kouiki-web.txt", "manifest.toml"):
+        shutil.copy(corpus_dir / name, target / name)
+    # the manifest lists documents this small corpus does not have: keep only ours
+    manifest = (corpus_dir / "manifest.toml").read_text(encoding="utf-8")
+    entries = manifest.split("[[document]]")
+    keep = [e for e in entries[1:] if "kurume-sousei-senryaku-3.txt" in e or "kurume-kouiki-web.txt" in e]
+    (target / "manifest.toml").write_text(entries[0] + "".join("[[document]]" + e for e in keep), encoding="utf-8")
+    return target
+
+
+def test_build_writes_manifest_and_loads(small_corpus, tmp_path, fake_embedder):
+    report = build_index(small_corpus, tmp_path / "index", fake_embedder)
+    loaded = load_index(tmp_path / "index")
+    manifest = loaded.manifest
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert manifest["model"] == {"name": "fake-model", "dimension": 16}
+    assert manifest["parser_version"]
+    assert set(manifest["corpus"]) == {"kurume-sousei-senryaku-3.txt", "kurume-kouiki-web.txt"}
+    assert manifest["dense_index"]["type"] == "flat"
+    assert {"parse", "tokenize", "embed", "index"} <= set(manifest["build_seconds"])
+    assert len(loaded.chunks) == report.chunk_count == manifest["chunk_count"]
+    assert (tmp_path / "index" / "current").is_symlink()
+
+
+def test_rebuild_reuses_embeddings_of_unchanged_chunks(small_corpus, tmp_path, fake_embedder):
+    build_index(small_corpus, tmp_path / "index", fake_embedder)
+    first_calls = fake_embedder.calls
+    again = build_index(small_corpus, tmp_path / "index", fake_embedder)
+    assert again.embedded == 0 and fake_embedder.calls == first_calls
+    web = small_corpus / "kurume-kouiki-web.txt"
+    web.write_text(web.read_text(encoding="utf-8").replace("人口20万人以上", "人口30万人以上"), encoding="utf-8")
+    changed = build_index(small_corpus, tmp_path / "index", fake_embedder)
+    assert 1 <= changed.embedded <= 2 and changed.reused == changed.chunk_count - changed.embedded
+
+
+def test_a_different_model_is_refused(small_corpus, tmp_path, fake_embedder):
+    build_index(small_corpus, tmp_path / "index", fake_embedder)
+    with pytest.raises(IndexUnavailable, match="built with model 'fake-model'"):
+        load_index(tmp_path / "index", model="intfloat/multilingual-e5-small")
+
+
+def test_damaged_missing_or_newer_indexes_are_refused(small_corpus, tmp_path, fake_embedder):
+    build_index(small_corpus, tmp_path / "index", fake_embedder)
+    build = resolve_build(tmp_path / "index")
+    chunks_file = build / "chunks.jsonl"
+    original = chunks_file.read_bytes()
+    chunks_file.write_bytes(original[: len(original) // 2])
+    with pytest.raises(IndexUnavailable, match="damaged"):
+        load_index(tmp_path / "index")
+    chunks_file.unlink()
+    with pytest.raises(IndexUnavailable, match="missing"):
+        load_index(tmp_path / "index")
+    chunks_file.write_bytes(original)
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["format_version"] = FORMAT_VERSION + 1
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexUnavailable, match="newer"):
+        load_index(tmp_path / "index")
+
+
+def test_no_index_says_how_to_build(tmp_path):
+    with pytest.raises(IndexUnavailable, match="kb build"):
+        load_index(tmp_path / "nothing")
+
+
+def test_a_failing_build_leaves_the_previous_index(small_corpus, tmp_path, fake_embedder):
+    build_index(small_corpus, tmp_path / "index", fake_embedder)
+    before = resolve_build(tmp_path / "index")
+
+    class Broken(type(fake_embedder)):
+        def encode_documents(self, texts, **_):
+            raise OSError("No space left on device")
+
+    (small_corpus / "kurume-kouiki-web.txt").write_text("新しい本文です。\n", encoding="utf-8")
+    with pytest.raises(OSError):
+        build_index(small_corpus, tmp_path / "index", Broken())
+    assert resolve_build(tmp_path / "index") == before
+    assert load_index(tmp_path / "index").chunks
+    assert not [p for p in (tmp_path / "index" / "builds").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_stale_documents_are_reported(small_corpus, tmp_path, fake_embedder):
+    build_index(small_corpus, tmp_path / "index", fake_embedder)
+    loaded = load_index(tmp_path / "index")
+    assert loaded.stale_documents(small_corpus) == []
+    (small_corpus / "new.txt").write_text("追加の計画です。\n", encoding="utf-8")
+    assert loaded.stale_documents(small_corpus) == ["new.txt"]
