@@ -80,6 +80,10 @@ class ExpandedQuery:
     language: str
     expansions: tuple[Expansion, ...] = field(default=())
     dense_text: str = ""
+    #: Cities the query is about: one (熊本市の出生数…), both (両市, compare…) or none.
+    cities: tuple[str, ...] = ()
+    #: The query asks for numbers: targets, indicators, KPIs (目標値は？ how many…).
+    wants_kpi: bool = False
 
     def phrases(self) -> dict[str, float]:
         """Every phrase to search lexically with its weight (the query itself first)."""
@@ -92,10 +96,40 @@ class ExpandedQuery:
 
     def describe(self) -> str:
         """A one-line account of the interpretation, shown to users."""
-        if not self.expansions:
-            return self.text
-        added = ", ".join(dict.fromkeys(e.term for e in self.expansions))
-        return f"{self.text} → {added}"
+        out = self.text
+        if self.expansions:
+            out += " → " + ", ".join(dict.fromkeys(e.term for e in self.expansions))
+        if self.cities:
+            out += f" [{' / '.join(self.cities)}]"
+        return out
+
+
+KURUME, KUMAMOTO = "久留米市", "熊本市"
+_CITY_MARKERS = {KURUME: ("久留米", "kurume"), KUMAMOTO: ("熊本", "kumamoto")}
+_BOTH_MARKERS = ("両市", "両都市", "二つの市", "2つの市", "両方の市", "両自治体", "both cities", "each city",
+                 "two cities", "both kurume", "compare", "比較", "比べ")
+
+
+def detect_cities(text: str) -> tuple[str, ...]:
+    """Which of the two cities a query asks about; () when it names neither.
+
+    A query that compares (両市, 比べたい, both cities) asks about both, so results
+    should show measures of each city rather than ten of one.
+    """
+    folded = text.lower()
+    named = tuple(city for city, markers in _CITY_MARKERS.items() if any(m in folded for m in markers))
+    if any(marker in folded for marker in _BOTH_MARKERS):
+        return (KURUME, KUMAMOTO)
+    return named
+
+
+_KPI_MARKERS = ("目標値", "数値目標", "目標は", "kpi", "指標", "基準値", "何人", "何件", "いくつ", "どのくらい",
+                "target", "indicator", "how many", "how much", "goal value", "benchmark")
+
+
+def detect_kpi_intent(text: str) -> bool:
+    folded = text.lower()
+    return any(marker in folded for marker in _KPI_MARKERS)
 
 
 def detect_language(text: str) -> str:
@@ -115,8 +149,16 @@ def _singular(word: str) -> str:
 
 
 class QueryExpander:
-    def __init__(self, vocabulary: QueryVocabulary) -> None:
+    def __init__(
+        self,
+        vocabulary: QueryVocabulary,
+        *,
+        synonym_weight: float = SYNONYM_WEIGHT,
+        alternate_weight: float = ALTERNATE_WEIGHT,
+    ) -> None:
         self.vocabulary = vocabulary
+        self.synonym_weight = synonym_weight
+        self.alternate_weight = alternate_weight
         phrases: dict[tuple[str, ...], GlossaryEntry] = {}
         for entry in vocabulary.glossary:
             for key in entry.en:
@@ -167,7 +209,7 @@ class QueryExpander:
         for start, end, entry in matches:
             phrase = " ".join(words[start:end])
             for position, term in enumerate(entry.ja):
-                weight = TRANSLATION_WEIGHT if position == 0 else ALTERNATE_WEIGHT
+                weight = TRANSLATION_WEIGHT if position == 0 else self.alternate_weight
                 out.append(Expansion(term, weight, f"translation of '{phrase}'"))
             covered.update(range(start, end))
         for index, word in enumerate(words):
@@ -189,9 +231,12 @@ class QueryExpander:
                     unique.append(expansion)
             expansions.extend(unique)
             primary = " ".join(e.term for e in unique if e.weight >= TRANSLATION_WEIGHT)
-            expansions.extend(self._synonyms(primary, seen, SYNONYM_WEIGHT * ALTERNATE_WEIGHT))
+            expansions.extend(self._synonyms(primary, seen, self.synonym_weight * self.alternate_weight))
             dense_text = f"{text} ({primary})" if primary else text
         else:
-            expansions.extend(self._synonyms(text, seen, SYNONYM_WEIGHT))
+            expansions.extend(self._synonyms(text, seen, self.synonym_weight))
             dense_text = text
-        return ExpandedQuery(text=text, language=language, expansions=tuple(expansions), dense_text=dense_text)
+        return ExpandedQuery(
+            text=text, language=language, expansions=tuple(expansions), dense_text=dense_text,
+            cities=detect_cities(text), wants_kpi=detect_kpi_intent(text),
+        )

@@ -33,14 +33,34 @@ class QueryError(ValueError):
 @dataclass(frozen=True)
 class SearchConfig:
     method: str = "hybrid"
-    fusion: str = "rrf"
+    fusion: str = "sum"
     lexical_weight: float = 1.0
-    dense_weight: float = 1.0
+    dense_weight: float = 0.8
     rrf_k: int = 60
     candidates: int = 100
     per_section: int = 2
+    per_doc: int = 4
     merge_adjacent: bool = True
+    #: Pieces at most this many lines apart merge (blank lines separate them in the text).
+    merge_gap: int = 4
     expand: bool = True
+    #: Score multiplier for supporting material (appendices, footnotes, glossaries):
+    #: users look for measures, and these restate or define them.
+    supporting_prior: float = 0.5
+    #: Score multiplier for the city a query names (熊本市の…): a preference, not a filter.
+    city_boost: float = 1.0
+    #: With a query about both cities, at least this share of the top k comes from each.
+    city_quota: float = 0.3
+    #: Score multiplier for KPI tables when the query asks for numbers.
+    kpi_boost: float = 1.6
+
+
+#: Heading-path elements that mark supporting material rather than plan content.
+SUPPORTING_SECTIONS = ("参考資料", "脚注", "用語解説")
+
+
+def is_supporting(chunk: Chunk) -> bool:
+    return any(part in SUPPORTING_SECTIONS for part in chunk.heading_path)
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,34 @@ class SearchResult:
     method: str
     hits: list[Hit]
     timings: dict[str, float]
+
+
+def same_measure(a: Chunk, b: Chunk) -> bool:
+    """Pieces of one section, or sub-measures (①②…) of one measure, read as one passage."""
+    if a.doc != b.doc:
+        return False
+    if a.heading_path == b.heading_path:
+        return True
+    return a.kind == b.kind == "measure" and len(a.heading_path) > 2 and a.heading_path[:-1] == b.heading_path[:-1]
+
+
+def balance_cities(hits: Sequence[Hit], k: int, cities: Sequence[str], quota: int) -> list[Hit]:
+    """The best k hits such that each named city has at least ``quota`` of them (if it has that many)."""
+    available = {city: sum(1 for h in hits if h.chunk.city == city) for city in cities}
+    need = {city: min(quota, available[city]) for city in cities}
+    count = dict.fromkeys(cities, 0)
+    chosen: list[Hit] = []
+    for hit in hits:
+        if len(chosen) >= k:
+            break
+        city = hit.chunk.city
+        reserved = sum(max(0, need[c] - count[c]) for c in cities if c != city)
+        if len(chosen) + reserved >= k:
+            continue
+        chosen.append(hit)
+        if city in count:
+            count[city] += 1
+    return [replace(hit, rank=rank) for rank, hit in enumerate(chosen, start=1)]
 
 
 def validate_query(query: str) -> str:
@@ -121,6 +169,7 @@ class Searcher:
         self.config = config or SearchConfig()
         self.chunks = index.chunks
         self._documents = {c.doc for c in self.chunks}
+        self._supporting = [is_supporting(c) for c in self.chunks]
 
     def check_filters(self, filters: Filters) -> None:
         if filters.city and filters.city not in CITY_CHOICES:
@@ -202,12 +251,30 @@ class Searcher:
             else:
                 fused = weighted_sum(raw, weights)
         else:
-            fused = raw[method]
+            fused = dict(raw[method])
+        for item, value in fused.items():
+            factor = self._prior(item, expanded, filters)
+            fused[item] = value * factor if value >= 0 else value / factor
         ordered = sorted(fused, key=lambda i: (-fused[i], i))
         positions = {m: {item: r for r, item in enumerate(ranking, start=1)} for m, ranking in rankings.items()}
-        hits = self._diversify(ordered, fused, positions, k)
+        balance = len(expanded.cities) == 2 and self.config.city_quota > 0 and not filters.city
+        hits = self._diversify(ordered, fused, positions, 3 * k if balance else k)
+        if balance:
+            hits = balance_cities(hits, k, expanded.cities, max(1, int(k * self.config.city_quota)))
         timings["fusion"] = tick() - start
         return SearchResult(query=query, expanded=expanded, method=method, hits=hits, timings=timings)
+
+    def _prior(self, item: int, expanded: ExpandedQuery, filters: Filters) -> float:
+        """Domain preferences as score multipliers, each chosen on the tune split."""
+        chunk = self.chunks[item]
+        factor = 1.0
+        if self._supporting[item]:
+            factor *= self.config.supporting_prior
+        if len(expanded.cities) == 1 and not filters.city and chunk.city == expanded.cities[0]:
+            factor *= self.config.city_boost
+        if expanded.wants_kpi and chunk.kind == "kpi":
+            factor *= self.config.kpi_boost
+        return factor
 
     def _diversify(
         self, ordered: Sequence[int], fused: dict[int, float], positions: dict[str, dict[int, int]], k: int
@@ -215,6 +282,8 @@ class Searcher:
         """Top-k hits with adjacent pieces of one section merged and at most N per section."""
         hits: list[Hit] = []
         per_section: dict[tuple[str, str], int] = {}
+        per_doc: dict[str, int] = {}
+        deferred: list[int] = []
         for item in ordered:
             chunk = self.chunks[item]
             key = (chunk.doc, chunk.section)
@@ -222,9 +291,10 @@ class Searcher:
             if self.config.merge_adjacent:
                 merged = False
                 for index, hit in enumerate(hits):
-                    if (hit.chunk.doc, hit.chunk.section) != key:
+                    if not same_measure(hit.chunk, chunk):
                         continue
-                    touching = chunk.line_start <= hit.line_end + 2 and hit.line_start <= chunk.line_end + 2
+                    gap = self.config.merge_gap
+                    touching = chunk.line_start <= hit.line_end + gap and hit.line_start <= chunk.line_end + gap
                     start, end = min(hit.line_start, chunk.line_start), max(hit.line_end, chunk.line_end)
                     if touching and end - start + 1 <= MAX_HIT_SPAN:
                         first, second = (hit.text, chunk.text) if hit.line_start <= chunk.line_start else (chunk.text, hit.text)
@@ -238,11 +308,22 @@ class Searcher:
                     continue
             if per_section.get(key, 0) >= self.config.per_section:
                 continue
+            if self.config.per_doc and per_doc.get(chunk.doc, 0) >= self.config.per_doc:
+                deferred.append(item)
+                continue
             per_section[key] = per_section.get(key, 0) + 1
+            per_doc[chunk.doc] = per_doc.get(chunk.doc, 0) + 1
             hits.append(
                 Hit(rank=0, score=float(fused[item]), chunk=chunk, line_start=chunk.line_start,
                     line_end=chunk.line_end, text=chunk.text, ranks=ranks)
             )
             if len(hits) >= k:
                 break
+        for item in deferred:  # the per-document cap defers, it never leaves slots empty
+            if len(hits) >= k:
+                break
+            chunk = self.chunks[item]
+            ranks = {m: p[item] for m, p in positions.items() if item in p}
+            hits.append(Hit(rank=0, score=float(fused[item]), chunk=chunk, line_start=chunk.line_start,
+                            line_end=chunk.line_end, text=chunk.text, ranks=ranks))
         return [replace(hit, rank=rank) for rank, hit in enumerate(hits, start=1)]

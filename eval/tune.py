@@ -1,0 +1,46 @@
+"""Grid search over search settings on the *tune* split only (never the held-out split).
+
+Usage: .venv/bin/python eval/tune.py [--index index]
+Prints Recall@10 / MRR@10 per setting; the chosen defaults live in kb.search.SearchConfig.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import itertools
+from dataclasses import replace
+from pathlib import Path
+
+from kb.evaluate import evaluate_method, load_queries
+from kb.search import SearchConfig
+from kb.session import open_searcher
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--index", default="index")
+    parser.add_argument("--queries", default="eval/queries.jsonl")
+    args = parser.parse_args()
+    searcher = open_searcher(args.index)
+    searcher.embedder.encode_query = functools.lru_cache(maxsize=None)(searcher.embedder.encode_query)
+    queries = [q for q in load_queries(Path(args.queries)) if q.split == "tune"]
+    base = searcher.config
+    grid = {
+        "merge_gap": [2, 4, 6],
+        "per_section": [2, 3],
+    }
+    rows = []
+    for values in itertools.product(*grid.values()):
+        config = replace(base, **dict(zip(grid, values)))
+        searcher.config = config
+        report = evaluate_method(searcher, queries, "hybrid")
+        rows.append((report.overall["recall@10"], report.overall["mrr@10"], dict(zip(grid, values))))
+        print(f"R@10 {rows[-1][0]:.3f}  MRR@10 {rows[-1][1]:.3f}  {rows[-1][2]}", flush=True)
+    print("\nbest:")
+    for row in sorted(rows, key=lambda r: (-r[0], -r[1]))[:5]:
+        print(f"R@10 {row[0]:.3f}  MRR@10 {row[1]:.3f}  {row[2]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The kb command line as users and evaluation scripts call it (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACT = {"rank", "score", "doc", "title", "city", "section", "kind", "line_start", "line_end", "text"}
+
+
+def kb(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "kb.cli", *args], cwd=ROOT, env=env, input=stdin,
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def index_arg(real_index) -> list[str]:
+    return ["--index", str(real_index)]
+
+
+def test_search_json_contract(index_arg):
+    result = kb("search", "若い女性の転出超過", "--k", "10", "--json", *index_arg)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["query"] == "若い女性の転出超過"
+    assert len(payload["hits"]) == 10
+    for hit in payload["hits"]:
+        assert CONTRACT <= set(hit)
+        assert not hit["doc"].endswith(".txt")
+        assert 1 <= hit["line_start"] <= hit["line_end"]
+    assert {h["city"] for h in payload["hits"]} >= {"久留米市", "熊本市"}
+
+
+def test_batch_mode_reports_malformed_lines_and_answers_the_rest(tmp_path, index_arg):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        '{"id": "a", "query": "病児保育", "extra": 1}\n'
+        "not json\n"
+        '{"id": "b", "query": "   "}\n'
+        '{"id": "c", "query": "public transport"}\n',
+        encoding="utf-8",
+    )
+    result = kb("search", "--batch", str(queries), "--k", "3", *index_arg)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [item["id"] for item in lines] == ["a", "b", "c"]
+    assert len(lines[0]["hits"]) == 3 and CONTRACT <= set(lines[0]["hits"][0])
+    assert lines[1]["hits"] == [] and "empty" in lines[1]["error"]
+    assert "q.jsonl:2" in result.stderr
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_human_output_shows_rank_span_and_path(index_arg):
+    result = kb("search", "病児保育", "--k", "2", *index_arg)
+    assert result.returncode == 0
+    assert "kurume-kouiki-vision-3:" in result.stdout
+    assert "連携事業" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", ""], "empty"),
+        (["search", "子育て", "--doc", "nope"], "unknown document"),
+        (["search", "子育て", "--index", "/nonexistent/index"], "kb build"),
+        (["show", "nope:1"], "unknown document"),
+        (["show", "kurume-kouiki-web:9999"], "does not exist"),
+        (["show", "garbage"], "not DOC:LINE"),
+    ],
+)
+def test_errors_are_one_line_and_non_zero(args, message, index_arg):
+    if args[0] == "search" and "--index" not in args:
+        args = args + index_arg
+    result = kb(*args)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_show_prints_the_section_with_line_numbers():
+    result = kb("show", "kurume-sousei-senryaku-3:476")
+    assert result.returncode == 0
+    assert ">  476  - ⑩魅力を語りたくなる久留米イメージの創出・PR" in result.stdout
+    assert "【基本目標3 久留米市への新しい人の流れをつくる】" in result.stdout
