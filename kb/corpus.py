@@ -38,7 +38,7 @@ class SourceSpan:
         if self.line_start < 1 or self.line_end < self.line_start:
             raise ValueError(f"bad span {self.doc}:{self.line_start}-{self.line_end}")
 
-    def overlaps(self, other: "SourceSpan") -> bool:
+    def overlaps(self, other: SourceSpan) -> bool:
         return (
             self.doc == other.doc
             and self.line_start <= other.line_end
@@ -139,7 +139,7 @@ def _area_of(municipality: str, city: str) -> str:
 
 def _city_of(municipality: str, file_name: str) -> str:
     for city in (KUMAMOTO, KURUME):
-        if municipality.startswith(city) or municipality.startswith(city[:-1]):
+        if municipality.startswith((city, city[:-1])):
             return city
     if file_name.startswith("kumamoto"):
         return KUMAMOTO

@@ -48,7 +48,7 @@ class QueryVocabulary:
     glossary: tuple[GlossaryEntry, ...]
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "QueryVocabulary":
+    def load(cls, path: Path | None = None) -> QueryVocabulary:
         if path is None:
             raw = resources.files("kb.data").joinpath(DATA_FILE).read_bytes()
         else:

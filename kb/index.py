@@ -17,6 +17,7 @@ sha256 of every artefact, so a truncated or edited file is refused with the fix.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -101,7 +102,46 @@ def chunk_from_record(record: dict) -> Chunk:
 
 
 def _sha256_file(path: Path) -> str:
-    return sha256_bytes(path.read_bytes())
+    """sha256 of a file, streamed: at scale ``vectors.npy`` alone is gigabytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file and folder under ``root`` to disk before it is renamed into place,
+    so that after a power cut the rename never points at empty files."""
+    for path in sorted(root.rglob("*"), reverse=True) + [root]:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_pid(name: str) -> int | None:
+    """The build process that owns a temporary ``<id>.<pid>.tmp`` / ``.current.<pid>``, if named."""
+    parts = name.removesuffix(".tmp").rsplit(".", 1)
+    return int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else None
 
 
 def _artefact_checksums(build_dir: Path) -> dict[str, str]:
@@ -145,9 +185,18 @@ def _prune(index_dir: Path, keep: str) -> None:
         return
     finished = sorted(p for p in builds.iterdir() if p.is_dir() and not p.name.endswith(".tmp"))
     stale = [p for p in finished if p.name != keep][: max(0, len(finished) - KEEP_BUILDS)]
-    stale += [p for p in builds.iterdir() if p.name.endswith(".tmp")]
+    # Leftovers of killed builds; a temporary folder of a build still running is kept.
+    for path in builds.iterdir():
+        if path.name.endswith(".tmp"):
+            owner = _owner_pid(path.name)
+            if owner is None or not _pid_alive(owner):
+                stale.append(path)
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
+    for link in index_dir.glob(f".{CURRENT}.*"):
+        owner = _owner_pid(link.name)
+        if link.is_symlink() and (owner is None or not _pid_alive(owner)):
+            link.unlink(missing_ok=True)
 
 
 def _swap_current(index_dir: Path, build_name: str) -> None:
@@ -220,7 +269,7 @@ def build_index(
     builds.mkdir(parents=True, exist_ok=True)
     now = time.time()
     build_name = time.strftime("%Y%m%dT%H%M%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}-{uuid.uuid4().hex[:6]}"
-    temporary = builds / f"{build_name}.tmp"
+    temporary = builds / f"{build_name}.{os.getpid()}.tmp"
     if temporary.exists():
         shutil.rmtree(temporary)
     temporary.mkdir()
@@ -258,6 +307,7 @@ def build_index(
             "artefacts": _artefact_checksums(temporary),
         }
         (temporary / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _fsync_tree(temporary)
         final = builds / build_name
         os.replace(temporary, final)
     except BaseException:
@@ -313,14 +363,20 @@ def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True
             for line in (build / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
             if line.strip()
         ]
-        vectors = np.load(build / "vectors.npy")
+        # Memory-mapped: search reads vectors from the FAISS index; these are for reuse.
+        vectors = np.load(build / "vectors.npy", mmap_mode="r")
         spec = DenseIndexSpec(**manifest["dense_index"])
         dense = load_dense(build / "dense.faiss", spec)
         lexical = LexicalIndex.load(build / "lexical", len(chunks))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexUnavailable(f"index in {build} cannot be read ({exc.__class__.__name__}): run `kb build`") from None
-    if len(chunks) != manifest.get("chunk_count") or len(vectors) != len(chunks):
+    if len(chunks) != manifest.get("chunk_count") or len(vectors) != len(chunks) or dense.ntotal != len(chunks):
         raise IndexUnavailable("index files disagree on the number of chunks: run `kb build`")
+    dimension = manifest.get("model", {}).get("dimension")
+    if vectors.ndim != 2 or vectors.shape[1] != dimension or dense.d != dimension:
+        raise IndexUnavailable(
+            f"index vectors are not {dimension}-dimensional as the manifest says: run `kb build`"
+        )
     return LoadedIndex(
         path=build, manifest=manifest, chunks=chunks, vectors=vectors, dense=dense,
         lexical=lexical, documents=manifest.get("documents", {}),

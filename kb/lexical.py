@@ -23,7 +23,7 @@ class LexicalIndex:
         self.size = size
 
     @classmethod
-    def build(cls, term_lists: Sequence[Sequence[str]], *, k1: float = K1, b: float = B) -> "LexicalIndex":
+    def build(cls, term_lists: Sequence[Sequence[str]], *, k1: float = K1, b: float = B) -> LexicalIndex:
         import bm25s
 
         retriever = bm25s.BM25(k1=k1, b=b)
@@ -37,7 +37,7 @@ class LexicalIndex:
         self.retriever.save(str(directory), show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path, size: int, *, mmap: bool = False) -> "LexicalIndex":
+    def load(cls, directory: Path, size: int, *, mmap: bool = False) -> LexicalIndex:
         """Read a saved index without importing bm25s (numba + scipy: ~0.5 s of every cold search).
 
         :meth:`scores` needs only the CSC arrays and the vocabulary that bm25s saved.
@@ -80,7 +80,7 @@ class StoredBM25:
         self.params = params
 
     @classmethod
-    def load(cls, directory: Path, *, mmap: bool = False) -> "StoredBM25":
+    def load(cls, directory: Path, *, mmap: bool = False) -> StoredBM25:
         import json
 
         params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ def kb(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
         [sys.executable, "-m", "kb.cli", *args], cwd=ROOT, env=env, input=stdin,
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, check=False,
     )
 
 

@@ -69,7 +69,7 @@ def test_future_design_plan_noise(parsed):
 
 
 def test_vertical_text_is_read_back_as_words(chunks):
-    figure = [c for c in chunks["kurume-mirai-design-2035"] if 634 in c.lines][0]
+    figure = next(c for c in chunks["kurume-mirai-design-2035"] if 634 in c.lines)
     assert "ツに親しむ環境づくり" in figure.text
     assert "まちの魅力を高める歴史遺産の継承" in figure.text
 

@@ -124,3 +124,14 @@ def repeated_lines(lines: Sequence[str], pattern: re.Pattern[str], *, after: int
         for number, raw in enumerate(lines, start=1)
         if number > after and pattern.match(fold_width(raw))
     }
+
+
+def blank_and_toc_noise(lines: Sequence[str]) -> dict[int, str]:
+    """The noise every printed plan has: its table of contents and blank lines."""
+    from kb.parse.model import BLANK, TOC
+
+    noise: dict[int, str] = {n: TOC for n in table_of_contents(lines)}
+    for number, raw in enumerate(lines, start=1):
+        if is_blank(raw):
+            noise.setdefault(number, BLANK)
+    return noise

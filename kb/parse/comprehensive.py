@@ -94,9 +94,9 @@ def _title_line(page: list[int], texts: dict[int, str], first_header: int) -> in
     if before and not BULLET_START.match(texts[before[-1]]):
         return before[-1]
     for n in page:
-        if n > first_header and not (HEADER_RE.match(texts[n]) or NUMBER_RE.match(texts[n])):
-            if not BULLET_START.match(texts[n]):
-                return n
+        plain = not (HEADER_RE.match(texts[n]) or NUMBER_RE.match(texts[n]) or BULLET_START.match(texts[n]))
+        if n > first_header and plain:
+            return n
     return page[0]
 
 

@@ -8,8 +8,8 @@ tables), then 【基本目標N …】 blocks whose directions are written as
 from __future__ import annotations
 
 from kb.corpus import Document
-from kb.parse.common import is_blank, table_of_contents
-from kb.parse.model import BLANK, GOAL, MEASURE, TOC, ParsedDocument
+from kb.parse.common import blank_and_toc_noise
+from kb.parse.model import GOAL, MEASURE, ParsedDocument
 from kb.parse.outline import build_outline, rule
 
 FAMILY = "strategy-directions"
@@ -33,10 +33,7 @@ def claims(doc: Document) -> bool:
 
 def parse(doc: Document) -> ParsedDocument:
     lines = doc.lines
-    noise: dict[int, str] = {n: TOC for n in table_of_contents(lines)}
-    for number, raw in enumerate(lines, start=1):
-        if is_blank(raw):
-            noise.setdefault(number, BLANK)
+    noise = blank_and_toc_noise(lines)
     content = [n for n in range(1, len(lines) + 1) if n not in noise]
     sections = build_outline(content, lines, RULES, root_title=doc.title)
     return ParsedDocument(doc=doc.doc, family=FAMILY, sections=sections, noise=noise)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 
 from kb.corpus import Document
-from kb.parse.common import fold_width, is_blank, table_of_contents
-from kb.parse.model import BLANK, GOAL, KPI, MEASURE, PARAGRAPH, TOC, ParsedDocument
+from kb.parse.common import blank_and_toc_noise, fold_width, is_blank
+from kb.parse.model import GOAL, KPI, MEASURE, PARAGRAPH, ParsedDocument
 from kb.parse.outline import build_outline, rule
 
 FAMILY = "wide-area-vision"
@@ -56,10 +56,7 @@ def project_headings(lines: tuple[str, ...], skip: set[int]) -> list[int]:
 
 def parse(doc: Document) -> ParsedDocument:
     lines = doc.lines
-    noise: dict[int, str] = {n: TOC for n in table_of_contents(lines)}
-    for number, raw in enumerate(lines, start=1):
-        if is_blank(raw):
-            noise.setdefault(number, BLANK)
+    noise = blank_and_toc_noise(lines)
     headings = project_headings(lines, set(noise))
     forced = {n: "project" for n in headings}
     titles = {
