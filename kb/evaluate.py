@@ -18,7 +18,9 @@ from pathlib import Path
 from kb.search import MAX_HIT_SPAN, METHODS, Hit, Searcher
 
 METRICS = ("recall@5", "recall@10", "mrr@10", "ndcg@10")
-SPLITS = ("tune", "heldout")
+SPLITS = ("tune", "dev", "heldout")
+#: Splits that may be used to choose settings; the held-out split never is.
+TUNING_SPLITS = ("tune", "dev")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,17 @@ class MethodReport:
     overall: dict[str, float]
     by_type: dict[str, dict[str, float]]
     per_query: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def load_query_files(paths: Sequence[Path]) -> list[EvalQuery]:
+    """Queries of several files (the main set and the later dev split), ids unique across them."""
+    queries = [q for path in paths if Path(path).is_file() for q in load_queries(path)]
+    seen: set[str] = set()
+    for query in queries:
+        if query.id in seen:
+            raise ValueError(f"duplicate query id {query.id}")
+        seen.add(query.id)
+    return queries
 
 
 def load_queries(path: Path) -> list[EvalQuery]:

@@ -35,24 +35,26 @@ class SearchConfig:
     method: str = "hybrid"
     fusion: str = "sum"
     lexical_weight: float = 1.0
-    dense_weight: float = 0.8
+    dense_weight: float = 0.5
     rrf_k: int = 60
     candidates: int = 100
     per_section: int = 2
-    per_doc: int = 4
+    per_doc: int = 6
     merge_adjacent: bool = True
     #: Pieces at most this many lines apart merge (blank lines separate them in the text).
     merge_gap: int = 4
     expand: bool = True
     #: Score multiplier for supporting material (appendices, footnotes, glossaries):
     #: users look for measures, and these restate or define them.
-    supporting_prior: float = 0.5
+    supporting_prior: float = 0.7
     #: Score multiplier for the city a query names (熊本市の…): a preference, not a filter.
     city_boost: float = 1.0
     #: With a query about both cities, at least this share of the top k comes from each.
     city_quota: float = 0.3
     #: Score multiplier for KPI tables when the query asks for numbers.
     kpi_boost: float = 1.6
+    #: Score multiplier for narrative/statistics paragraphs (not a goal, measure or KPI).
+    paragraph_prior: float = 0.85
 
 
 #: Heading-path elements that mark supporting material rather than plan content.
@@ -274,12 +276,15 @@ class Searcher:
             factor *= self.config.city_boost
         if expanded.wants_kpi and chunk.kind == "kpi":
             factor *= self.config.kpi_boost
+        if chunk.kind == "paragraph":
+            factor *= self.config.paragraph_prior
         return factor
 
     def _diversify(
         self, ordered: Sequence[int], fused: dict[int, float], positions: dict[str, dict[int, int]], k: int
     ) -> list[Hit]:
-        """Top-k hits with adjacent pieces of one section merged and at most N per section."""
+        """Top-k hits: adjacent pieces of one measure (its split pieces or its ①② sub-measures)
+        merged into one passage, at most N hits per section and (softly) M per document."""
         hits: list[Hit] = []
         per_section: dict[tuple[str, str], int] = {}
         per_doc: dict[str, int] = {}

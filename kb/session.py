@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kb.index import check_model, load_index, read_manifest
+from kb.index import IndexUnavailable, check_model, load_index, read_manifest
 from kb.search import SearchConfig, Searcher
 
 INDEX_ENV = "KB_INDEX"
@@ -32,12 +32,18 @@ def open_searcher(
     it must equal the index's model, because vectors of two models are not
     comparable and mixing them would return confident nonsense.
     """
-    from kb.embed import Embedder, requested_model
+    from kb.embed import query_embedder, requested_model
 
     folder = index_dir(index)
     _, manifest = read_manifest(folder)
     wanted = requested_model(model)
     check_model(manifest, wanted)
     loaded = load_index(folder, model=wanted)
-    embedder = Embedder(loaded.model) if dense else None
+    # Queries only: the torch-free ONNX export of the index's model when there is one.
+    embedder = query_embedder(loaded.model) if dense else None
+    dimension = manifest.get("model", {}).get("dimension")
+    if embedder is not None and dimension and embedder.dimension != dimension:
+        raise IndexUnavailable(
+            f"model {loaded.model!r} now gives {embedder.dimension}-d vectors, the index has {dimension}-d: run `kb build`"
+        )
     return Searcher(loaded, embedder, config=config)

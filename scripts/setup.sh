@@ -28,11 +28,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$fingerprint" ]; then
   echo "$fingerprint" > "$stamp"
 fi
 
-if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+if [ "$want_test" = 1 ] && { ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi ipa; }; then
   echo "setup: installing Debian chromium for the browser test"
   sudo_cmd=""
   [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo_cmd="sudo"
-  if ! { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null; }; then
+  if ! { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver fonts-ipafont-gothic >/dev/null; }; then
     echo "setup: could not install chromium; the browser test will be skipped" >&2
   fi
 fi

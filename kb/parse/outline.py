@@ -84,6 +84,8 @@ def group_blocks(numbers: Sequence[int], lines: Sequence[str], width: int | None
 
 
 _LIST_MARKER = re.compile(r"^-\s+")
+#: Title lines this long (in a 38–50 character layout) were cut by the page width.
+TITLE_WRAP_WIDTH = 36
 
 
 def heading_title(lines: Sequence[str], numbers: Sequence[int]) -> str:
@@ -91,7 +93,9 @@ def heading_title(lines: Sequence[str], numbers: Sequence[int]) -> str:
     rest = join_wrapped([lines[n - 1] for n in numbers[1:]]).replace("\n", "")
     if not rest:
         return first
-    return f"{first} {rest}" if not first.endswith(("「", "（")) else first + rest
+    if first.endswith(("「", "（")) or continues(first, rest, TITLE_WRAP_WIDTH):
+        return first + rest  # the PDF wrapped one title line: 「…推進しま」+「す。」
+    return f"{first} {rest}"
 
 
 def build_outline(

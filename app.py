@@ -1,0 +1,39 @@
+"""Start the search app: ``python app.py [--host 127.0.0.1] [--port 7860] [--index index] [--corpus corpus]``.
+
+The index and the model load once here, before the server starts, so every query is
+answered warm. A missing or unusable index does not stop the app: the page says how
+to build it (and offers to build it). The page itself lives in :mod:`kb.ui`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="kb search app (Gradio)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("KB_PORT") or 7860),
+                        help="port (default: $KB_PORT or 7860)")
+    parser.add_argument("--index", type=Path, default=None, help="index folder (default: ./index or $KB_INDEX)")
+    parser.add_argument("--corpus", type=Path, default=Path("corpus"), help="plan texts and manifest.toml")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from kb.ui.service import SearchService, open_service
+
+    service: SearchService = open_service(args.index, args.corpus, log=lambda line: print(line, file=sys.stderr))
+    from kb.ui.blocks import build_app, launch
+
+    launch(build_app(service), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

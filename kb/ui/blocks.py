@@ -1,0 +1,194 @@
+"""The Gradio layout and its events: the only module of ``kb.ui`` that imports gradio.
+
+Handlers are thin: they turn component values into a :class:`~kb.ui.state.UIState`,
+ask :class:`~kb.ui.service.SearchService`, and map the answer onto components. The
+URL is the state: a search or an opened source updates the address bar (the results
+panel's script does it from ``data-state-url``), and opening the page with a query
+string restores that state in ``demo.load``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from dataclasses import replace
+from typing import Any
+
+import gradio as gr
+
+from kb.corpus import CITY_CHOICES
+from kb.ui import labels as L
+from kb.ui import render
+from kb.ui.service import SearchService, SearchView
+from kb.ui.state import DEFAULT_K, MAX_K, UIState, clamp_k, decode_query_string, decode_state
+from kb.ui.style import CSS, RESULTS_JS, SOURCE_JS
+
+log = logging.getLogger(__name__)
+
+#: Events that call the searcher share this queue slot: one search at a time per process
+#: (the tokenizer is not thread-safe, and two CPU-bound searches gain nothing in parallel).
+SEARCH_QUEUE = "kb-search"
+COMPARE_MODULE = "kb.ui.compare_tab"
+
+
+def _header_html(service: SearchService) -> str:
+    return (
+        f"<h1>{render.esc(L.TITLE)}</h1><p>{render.esc(L.SUBTITLE)}</p>" + service.notice_html()
+    )
+
+
+def _download_update(view: SearchView) -> Any:
+    if view.csv_path is None:
+        return gr.update(value=None, visible=False)
+    return gr.update(value=str(view.csv_path), visible=True)
+
+
+def _state(q: str | None, city: str | None, plan: str | None, goal: str | None, k: float | None) -> UIState:
+    return UIState(q=q or "", city=city or "", plan=plan or "", goal=(goal or "").strip(), k=clamp_k(k))
+
+
+def _filter_updates(service: SearchService, state: UIState) -> tuple[Any, Any, UIState]:
+    """Plan and goal choices narrowed to the city (and plan); a value no longer offered is cleared.
+
+    A goal the user typed (not one of the listed goals) is kept: it is a word to filter by.
+    """
+    plans = service.document_choices(state.city)
+    plan = state.plan if state.plan in {value for _, value in plans} else ""
+    goals = service.goal_choices(state.city, plan)
+    offered = {value for _, value in goals}
+    everywhere = {value for _, value in service.goal_choices()}
+    goal = state.goal if state.goal in offered or state.goal not in everywhere else ""
+    narrowed = replace(state, plan=plan, goal=goal)
+    return gr.update(choices=plans, value=plan), gr.update(choices=goals, value=goal), narrowed
+
+
+def _add_optional_tabs(service: SearchService) -> None:
+    """The 比較 / Compare tab, when ``kb.ui.compare_tab`` exists (issue 7) and an index is loaded."""
+    if service.searcher is None or importlib.util.find_spec(COMPARE_MODULE) is None:
+        return
+    try:
+        module = importlib.import_module(COMPARE_MODULE)
+        module.add_compare_tab(service.searcher, service.corpus_dir)
+    except Exception:  # the search page must start even if an optional tab is broken
+        log.exception("the compare tab could not be added; starting with the search tab only")
+
+
+def build_app(service: SearchService) -> gr.Blocks:
+    """The whole page: header, 検索 / Search tab (and 比較 / Compare when present), JSON API."""
+    with gr.Blocks(title=L.TITLE, analytics_enabled=False, delete_cache=(3600, 7200)) as demo:
+        gr.HTML(_header_html(service), elem_id="kb-header", js_on_load=None)
+        with gr.Tabs():
+            with gr.Tab(L.SEARCH_TAB, id="search"):
+                _search_tab(service, demo)
+            _add_optional_tabs(service)
+
+        def search(query: str, city: str = "", doc: str = "", goal: str = "", k: int = DEFAULT_K) -> dict:
+            """Search the plans; returns the JSON contract of `kb search --json` (or an error)."""
+            return service.api_search(query, city=city, doc=doc, goal=goal, k=k)
+
+        gr.api(search, api_name="search", concurrency_id=SEARCH_QUEUE, concurrency_limit=1)
+    return demo
+
+
+def _search_tab(service: SearchService, demo: gr.Blocks) -> None:
+    with gr.Row(equal_height=False, elem_id="kb-query-row"):
+        query = gr.Textbox(label=L.QUERY_LABEL, placeholder=L.QUERY_PLACEHOLDER, max_lines=1, scale=6,
+                           autofocus=True, elem_id="kb-query")
+        button = gr.Button(L.SEARCH_BUTTON, variant="primary", scale=1, elem_id="kb-search-button")
+    examples = gr.Examples(examples=[[e] for e in L.EXAMPLES], inputs=[query], label=L.EXAMPLES_LABEL)
+    with gr.Row():
+        city = gr.Dropdown(choices=[(L.ALL, "")] + [(c, c) for c in CITY_CHOICES], value="", label=L.CITY_LABEL,
+                           scale=1, elem_id="kb-city")
+        plan = gr.Dropdown(choices=service.document_choices(), value="", label=L.PLAN_LABEL, scale=2,
+                           elem_id="kb-plan")
+        goal = gr.Dropdown(choices=service.goal_choices(), value="", label=L.GOAL_LABEL,
+                           allow_custom_value=True, scale=2, elem_id="kb-goal")
+        k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label=L.K_LABEL, scale=1, elem_id="kb-k")
+    if not service.ready:
+        with gr.Row():
+            build_button = gr.Button(L.BUILD_BUTTON, variant="primary", elem_id="kb-build")
+    with gr.Row(equal_height=False, elem_id="kb-status-row"):
+        status = gr.HTML("", elem_id="kb-status", js_on_load=None, scale=1)
+        download = gr.DownloadButton(L.DOWNLOAD, visible=False, size="sm", scale=0, min_width=190,
+                                     elem_id="kb-download")
+    with gr.Row():
+        with gr.Column(scale=3, min_width=420):
+            results = gr.HTML(service.welcome_html(), js_on_load=RESULTS_JS, elem_id="kb-results")
+        with gr.Column(scale=2, min_width=360, elem_id="kb-source-col"):
+            source = gr.HTML(render.source_placeholder_html(), js_on_load=SOURCE_JS, elem_id="kb-source")
+
+    filters = [query, city, plan, goal, k]
+    shown = [status, results, source, download]
+
+    def show(view: SearchView) -> list[Any]:
+        return [view.status_html, view.results_html, service.source(view.state), _download_update(view)]
+
+    def on_search(q: str, c: str, p: str, g: str, n: float) -> list[Any]:
+        return show(service.search(_state(q, c, p, g, n)))
+
+    def on_filter(q: str, c: str, p: str, g: str, n: float) -> list[Any]:
+        plan_update, goal_update, state = _filter_updates(service, _state(q, c, p, g, n))
+        searched = show(service.search(state)) if state.q.strip() else [gr.skip()] * len(shown)
+        return [plan_update, goal_update, *searched]
+
+    def on_open_source(event: gr.EventData) -> str:
+        data = event._data if isinstance(event._data, dict) else {}
+        return service.source(decode_query_string(str(data.get("href", ""))))
+
+    def on_load(request: gr.Request) -> list[Any]:
+        state = decode_state(dict(request.query_params) if request else {})
+        if not state.q and not state.has_source:
+            return [gr.skip()] * (len(filters) + len(shown))
+        plan_update, goal_update, state = _filter_updates(service, state)
+        if state.q.strip():
+            searched = show(service.search(state))
+        else:
+            searched = [gr.skip(), gr.skip(), service.source(state), gr.skip()]
+        return [state.q, state.city, plan_update, goal_update, state.k, *searched]
+
+    # The spinner covers the results only: filters and the source panel stay readable meanwhile.
+    search_options: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": 1,
+                                      "api_visibility": "private", "show_progress_on": [results]}
+    for trigger in (query.submit, button.click):
+        trigger(on_search, inputs=filters, outputs=shown, **search_options)
+    examples.load_input_event.then(on_search, inputs=filters, outputs=shown, **search_options)
+    for dropdown in (city, plan, goal):
+        dropdown.input(on_filter, inputs=filters, outputs=[plan, goal, *shown], **search_options)
+    k.release(on_search, inputs=filters, outputs=shown, **search_options)
+    results.click(on_open_source, inputs=None, outputs=[source], api_visibility="private",
+                  show_progress="hidden")
+    # No spinner on page load: most loads have nothing to restore, and a flash of "loading" misleads.
+    demo.load(on_load, inputs=None, outputs=[*filters, *shown],
+              **{**search_options, "show_progress": "hidden", "show_progress_on": None})
+
+    if not service.ready:
+
+        def on_build(progress: gr.Progress = gr.Progress()) -> list[Any]:  # noqa: B008 - gradio's idiom
+            def report(stage: str, done: int, total: int) -> None:
+                progress((done, max(total, 1)), desc=f"{stage}")
+
+            message = service.build_index(report)
+            return [message, gr.update(visible=not service.ready), gr.update(choices=service.document_choices()),
+                    gr.update(choices=service.goal_choices())]
+
+        build_button.click(on_build, inputs=None, outputs=[results, build_button, plan, goal], **search_options)
+
+
+def theme() -> gr.themes.Base:
+    """Soft theme with locally installed fonts only: the app may run with no internet."""
+    return gr.themes.Soft(
+        primary_hue="blue",
+        font=["Hiragino Sans", "Noto Sans CJK JP", "Noto Sans JP", "Yu Gothic", "Meiryo", "IPAPGothic",
+              "system-ui", "sans-serif"],
+        font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"],
+    )
+
+
+def launch(demo: gr.Blocks, *, host: str, port: int, quiet: bool = False, prevent_thread_lock: bool = False) -> Any:
+    """Serve the app; CSS and theme go to ``launch`` (Gradio 6 moved them out of ``Blocks``)."""
+    demo.queue(default_concurrency_limit=4)
+    return demo.launch(
+        server_name=host, server_port=port, css=CSS, theme=theme(), footer_links=["api"], show_error=False,
+        quiet=quiet, prevent_thread_lock=prevent_thread_lock, ssr_mode=False, inbrowser=False,
+    )

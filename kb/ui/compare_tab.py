@@ -1,0 +1,207 @@
+"""The 比較 / Compare tab: Kurume and Kumamoto side by side for one topic.
+
+:func:`add_compare_tab` is called by :mod:`kb.ui.blocks` inside its ``gr.Tabs``. The
+comparison itself is :func:`kb.compare.compare`; this module only turns it into HTML
+(pure :func:`comparison_html`, testable without a browser) and wires the events.
+Every measure links to its source with the app's URL convention ``?q=…&doc=…&line=…``,
+which opens the search tab with that passage in the source view (in a new browser tab,
+so the comparison stays open).
+"""
+
+from __future__ import annotations
+
+import html
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kb.compare import Comparison, Measure, Pair
+from kb.compare_render import kpi_text, plan_name
+
+TAB_LABEL = "比較 / Compare"
+QUERY_LABEL = "比べたいテーマ・質問 / Topic to compare"
+PLACEHOLDER = "例: 若い女性の転出、子育て支援、観光振興 / e.g. young women moving away, child-rearing"
+BUTTON = "比較する / Compare"
+EXAMPLES = ("若い女性の転出", "子育て支援", "新卒者の地元就職", "観光振興", "防災・災害への備え", "DX・デジタル化")
+K_LABEL = "各市の件数 / Measures per city"
+MATCHED = ("対応する施策", "Matched measures")
+ONLY_KURUME = ("久留米市のみ", "Only in Kurume")
+ONLY_KUMAMOTO = ("熊本市のみ", "Only in Kumamoto")
+LISTS = ("検索された施策（関連順）", "Measures found, most relevant first")
+NOTHING = "該当なし / none"
+OUTSIDE = "※ 検索上位外の対応施策 / counterpart outside the top results"
+SAME = "同上 / same as above"
+HOW = (
+    "類似度は意味（埋め込み）と語の重なりの組み合わせです。{threshold:.3f} 以上を同じテーマとみなします"
+    "（ラベル付きの施策ペアで決めたしきい値）。 / Similarity blends meaning (embeddings) and shared words; "
+    "{threshold:.3f} or more counts as the same topic (threshold chosen on hand-labelled pairs)."
+)
+#: The search tab serialises searcher calls under this queue (the tokenizer is not
+#: thread-safe); comparisons use the same searcher, so they join that queue.
+SEARCH_QUEUE = "kb-search"
+
+CSS = """
+.kbc { display: flex; flex-direction: column; gap: 0.9rem; }
+.kbc h3 { margin: 0.4rem 0 0.2rem; font-size: 1.02rem; }
+.kbc-note { font-size: 0.82rem; color: var(--body-text-color-subdued); }
+.kbc-grid { display: grid; grid-template-columns: minmax(0, 1fr) 4.6rem minmax(0, 1fr); gap: 0.5rem; align-items: stretch; }
+.kbc-two { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 0.8rem; align-items: start; }
+.kbc-head { font-weight: 700; font-size: 0.9rem; padding: 0.2rem 0.4rem; border-radius: 6px; color: #fff; }
+.kbc-head.kbc-kurume { background: #2b6cb0; } .kbc-head.kbc-kumamoto { background: #2f855a; }
+.kbc-card { border: 1px solid var(--border-color-primary); border-left: 5px solid #8a94a6; border-radius: 8px;
+  padding: 0.45rem 0.6rem; background: var(--block-background-fill); font-size: 0.9rem; line-height: 1.5; }
+.kbc-card.kbc-kurume { border-left-color: #2b6cb0; } .kbc-card.kbc-kumamoto { border-left-color: #2f855a; }
+.kbc-name { font-weight: 600; }
+.kbc-where { font-size: 0.8rem; color: var(--body-text-color-subdued); }
+.kbc-kpis { margin: 0.25rem 0 0; padding-left: 1.1rem; font-size: 0.82rem; }
+.kbc-score { display: flex; align-items: center; justify-content: center; font-weight: 700; font-size: 0.95rem;
+  color: var(--body-text-color); }
+.kbc-same { display: flex; align-items: center; padding-left: 0.8rem; color: var(--body-text-color-subdued);
+  font-size: 0.85rem; border-left: 5px solid #2b6cb0; border-radius: 8px; }
+.kbc-list { display: flex; flex-direction: column; gap: 0.4rem; }
+.kbc a { color: #2b6cb0; }
+"""
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def source_href(query: str, doc: str, start: int, end: int) -> str:
+    """``?q=…&doc=…&line=…``: the search tab's shareable state with this passage open."""
+    try:
+        from kb.ui.state import UIState, encode_state
+
+        return encode_state(UIState(q=query).with_source(doc, start, end)) or "?"
+    except ImportError:  # the search app's state module is absent: build the same URL by hand
+        from urllib.parse import urlencode
+
+        line = str(start) if start == end else f"{start}-{end}"
+        return "?" + urlencode([("q", query), ("doc", doc), ("line", line)])
+
+
+def _link(query: str, doc: str, start: int, end: int) -> str:
+    label = f"{doc}:{start}-{end}"
+    href = source_href(query, doc, start, end)
+    return f'<a href="{esc(href)}" target="_blank" rel="noopener" title="原文を見る / View source">{esc(label)}</a>'
+
+
+def measure_card(measure: Measure, comparison: Comparison) -> str:
+    unit = measure.unit
+    side = "kbc-kurume" if unit.side == "久留米市" else "kbc-kumamoto"
+    where = " › ".join([plan_name(unit.doc, comparison.documents), *unit.context])
+    mark = " ※" if not measure.retrieved else ""
+    kpis = "".join(
+        f"<li>{esc(kpi_text(k))} <span class=\"kbc-where\">({_link(comparison.query, k.doc, k.line_start, k.line_end)})</span></li>"
+        for k in measure.kpis
+    )
+    return (
+        f'<div class="kbc-card {side}"><div class="kbc-name">{esc(unit.name)}{mark}</div>'
+        f'<div class="kbc-where">{esc(where)} · {_link(comparison.query, unit.doc, unit.line_start, unit.line_end)}</div>'
+        + (f'<ul class="kbc-kpis">{kpis}</ul>' if kpis else "")
+        + "</div>"
+    )
+
+
+def _pair_row(pair: Pair, comparison: Comparison, previous: Pair | None = None) -> str:
+    """One row; a Kurume measure already shown in the row above is not repeated (〃)."""
+    repeated = previous is not None and previous.kurume.unit.index == pair.kurume.unit.index
+    left = f'<div class="kbc-same">〃 {esc(SAME)}</div>' if repeated else measure_card(pair.kurume, comparison)
+    return (left
+            + f'<div class="kbc-score" title="類似度 / similarity">{pair.similarity.combined:.3f}</div>'
+            + measure_card(pair.kumamoto, comparison))
+
+
+def _list(measures: Sequence[Measure], comparison: Comparison) -> str:
+    if not measures:
+        return f'<div class="kbc-note">{esc(NOTHING)}</div>'
+    return '<div class="kbc-list">' + "".join(measure_card(m, comparison) for m in measures) + "</div>"
+
+
+def _heading(pair: tuple[str, str], count: int | None = None) -> str:
+    suffix = f" ({count})" if count is not None else ""
+    return f"<h3>{esc(pair[0])} / {esc(pair[1])}{suffix}</h3>"
+
+
+def comparison_html(comparison: Comparison) -> str:
+    """The whole comparison: matched pairs in two columns, then what only one city does,
+    then each city's measures for the topic; every plan text and query is escaped."""
+    heads = ('<div class="kbc-head kbc-kurume">久留米市 / Kurume（総合戦略・総合計画・広域ビジョン）</div>',
+             '<div class="kbc-head kbc-kumamoto">熊本市 / Kumamoto（第2期総合戦略）</div>')
+    parts = ['<div class="kbc">', f'<div class="kbc-note">{esc(HOW.format(threshold=comparison.threshold))}</div>',
+             _heading(MATCHED, len(comparison.pairs))]
+    if comparison.pairs:
+        rows = [_pair_row(p, comparison, comparison.pairs[i - 1] if i else None) for i, p in enumerate(comparison.pairs)]
+        parts.append(f'<div class="kbc-grid">{heads[0]}<div></div>{heads[1]}' + "".join(rows) + "</div>")
+        if any(not (p.kurume.retrieved and p.kumamoto.retrieved) for p in comparison.pairs):
+            parts.append(f'<div class="kbc-note">{esc(OUTSIDE)}</div>')
+    else:
+        parts.append(f'<div class="kbc-note">{esc(NOTHING)}</div>')
+    parts.append('<div class="kbc-two"><div>' + _heading(ONLY_KURUME, len(comparison.only_kurume))
+                 + _list(comparison.only_kurume, comparison) + "</div><div>"
+                 + _heading(ONLY_KUMAMOTO, len(comparison.only_kumamoto))
+                 + _list(comparison.only_kumamoto, comparison) + "</div></div>")
+    parts.append(_heading(LISTS))
+    parts.append(f'<div class="kbc-two"><div>{heads[0]}{_list(comparison.kurume, comparison)}</div>'
+                 f'<div>{heads[1]}{_list(comparison.kumamoto, comparison)}</div></div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def message_html(text: str) -> str:
+    return f'<div class="kbc"><div class="kbc-note">{esc(text)}</div></div>'
+
+
+def _downloads(comparison: Comparison) -> tuple[str, str]:
+    from kb.compare_cli import slug
+    from kb.compare_render import comparison_csv, comparison_markdown
+
+    folder = Path(tempfile.mkdtemp(prefix="kb-compare-"))
+    name = f"compare-{slug(comparison.query)}"
+    (folder / f"{name}.md").write_text(comparison_markdown(comparison), encoding="utf-8")
+    (folder / f"{name}.csv").write_bytes(comparison_csv(comparison))
+    return str(folder / f"{name}.csv"), str(folder / f"{name}.md")
+
+
+def add_compare_tab(searcher, corpus_dir) -> None:  # type: ignore[no-untyped-def]
+    """Build the tab's components inside the caller's ``gr.Tabs`` context."""
+    import gradio as gr
+
+    from kb.compare import compare
+    from kb.kpi import load_kpis
+    from kb.search import QueryError
+
+    kpis = load_kpis(corpus_dir).kpis if Path(corpus_dir).is_dir() else []
+
+    with gr.Tab(TAB_LABEL, id="compare"):
+        with gr.Row(equal_height=False):
+            topic = gr.Textbox(label=QUERY_LABEL, placeholder=PLACEHOLDER, max_lines=1, scale=6,
+                               elem_id="kb-compare-query")
+            button = gr.Button(BUTTON, variant="primary", scale=1, elem_id="kb-compare-button")
+        with gr.Row():
+            examples = gr.Examples(examples=[[e] for e in EXAMPLES], inputs=[topic], label="比較の例 / Examples")
+            k = gr.Slider(2, 15, value=8, step=1, label=K_LABEL, elem_id="kb-compare-k")
+        with gr.Row():
+            csv_file = gr.DownloadButton("CSVで保存 / Download CSV", visible=False, size="sm", scale=0,
+                                         elem_id="kb-compare-csv")
+            md_file = gr.DownloadButton("Markdownで保存 / Download Markdown", visible=False, size="sm", scale=0,
+                                        elem_id="kb-compare-md")
+        result = gr.HTML(message_html("テーマを入力して「比較する」を押してください。 / Type a topic and press Compare."),
+                         css_template=CSS, js_on_load=None, elem_id="kb-compare-result")
+
+        def on_compare(query: str, n: float) -> list[Any]:
+            hidden = gr.update(visible=False)
+            try:
+                comparison = compare(searcher, query, kpis=kpis, k=int(n))
+            except QueryError as exc:
+                return [message_html(f"比較できません / Cannot compare: {exc}"), hidden, hidden]
+            csv_path, md_path = _downloads(comparison)
+            return [comparison_html(comparison), gr.update(value=csv_path, visible=True),
+                    gr.update(value=md_path, visible=True)]
+
+        options: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": 1,
+                                   "api_visibility": "private", "show_progress_on": [result]}
+        for trigger in (topic.submit, button.click):
+            trigger(on_compare, inputs=[topic, k], outputs=[result, csv_file, md_file], **options)
+        examples.load_input_event.then(on_compare, inputs=[topic, k], outputs=[result, csv_file, md_file], **options)

@@ -1,0 +1,102 @@
+"""Interface text: Japanese first, English alongside, in one place.
+
+The users are Japanese city staff; English follows each label so that a visitor (or a
+developer) can use the page too. Keeping every string here makes the page consistent
+and lets tests check that no label lost its translation.
+"""
+
+from __future__ import annotations
+
+TITLE = "計画書検索 / Plan Search"
+SUBTITLE = (
+    "久留米市・熊本市の総合戦略や総合計画から、施策とその根拠となる原文を探します。"
+    " / Find the measures of Kurume's and Kumamoto's policy plans, with their source text."
+)
+QUERY_LABEL = "質問またはキーワード / Question or keywords"
+QUERY_PLACEHOLDER = "例: 若い女性の転出を防ぐ施策 / e.g. measures against young women moving away"
+SEARCH_BUTTON = "検索 / Search"
+CITY_LABEL = "市 / City"
+PLAN_LABEL = "計画書 / Plan"
+GOAL_LABEL = "基本目標 / Goal"
+K_LABEL = "件数 / Results"
+ALL = "すべて / All"
+EXAMPLES_LABEL = "検索例 / Examples"
+DOWNLOAD = "CSVで保存 / Download CSV"
+SEARCH_TAB = "検索 / Search"
+VIEW_SOURCE = "原文を見る / View source"
+KPI_SUMMARY = "指標・KPI / Indicators"
+SCORE = "スコア / score"
+INTERPRETED = "検索の解釈 / Query interpreted as"
+RESULTS_COUNT = "件 / results"
+SECONDS = "秒 / s"
+SOURCE_HEADING = "原文 / Source"
+SOURCE_HINT = (
+    "検索結果の「原文を見る」を押すと、計画書の該当箇所がここに行番号つきで表示されます。"
+    " / Press “View source” on a result to see the passage here, in the original plan, with line numbers."
+)
+LINES = "行 / lines"
+LINK_HERE = "この表示へのリンク / Link to this view"
+MORE = "続きを読む / Read more"
+NO_RESULTS = ("該当する箇所が見つかりませんでした", "No matching passages")
+NO_RESULTS_HINT = "別の言葉で試すか、絞り込みを外してください。 / Try other words, or remove a filter."
+CANNOT_SEARCH = ("検索できません", "Cannot search")
+CANNOT_SHOW = ("原文を表示できません", "Cannot show the source")
+INTERNAL_ERROR = ("予期しないエラーが発生しました", "Something went wrong")
+INTERNAL_HINT = "もう一度お試しください。続く場合は管理者に連絡してください。 / Please try again; if it persists, tell the administrator."
+WELCOME_HEAD = ("検索できる計画書", "Plans you can search")
+WELCOME_HINT = (
+    "上の欄に質問やキーワードを入力して Enter を押すか、検索例を選んでください。日本語でも英語でも検索できます。"
+    " / Type a question or keywords above and press Enter, or pick an example. Japanese and English both work."
+)
+NO_INDEX = ("検索インデックスがまだありません", "The search index has not been built yet")
+NO_INDEX_HINT = (
+    "ターミナルで <code>./run.sh</code>(または <code>kb build</code>)を実行してからアプリを起動し直すか、"
+    "下のボタンでここで作成してください(数分かかります)。"
+    " / Run <code>./run.sh</code> (or <code>kb build</code>) in a terminal and restart the app,"
+    " or build it here with the button below (takes a few minutes)."
+)
+BUILD_BUTTON = "インデックスを作成 / Build the index"
+BUILD_DONE = ("インデックスを作成しました", "The index is ready")
+BUILD_DONE_HINT = "そのまま検索できます。 / You can search now."
+STALE_INDEX = (
+    "計画書のファイルがインデックス作成後に変更されています。<code>kb build</code> で作り直してください。"
+    " / Plan files changed since the index was built; rebuild it with <code>kb build</code>."
+)
+
+#: Example queries shown under the search box (Japanese and English).
+EXAMPLES = (
+    "若い女性の転出を防ぐ施策",
+    "which measures address the outflow of young women",
+    "子育て支援",
+    "観光客の誘致",
+    "防災・災害への備え",
+    "jobs for new graduates",
+    "DXの推進",
+)
+
+KIND_LABELS = {
+    "measure": "施策 / measure",
+    "goal": "目標 / goal",
+    "kpi": "指標 / KPI",
+    "paragraph": "本文 / text",
+}
+
+#: Japanese for the user-facing messages of :func:`kb.search.validate_query` (matched by substring).
+QUERY_ERROR_JA = (
+    ("is empty", "検索語が空です。質問やキーワードを入力してください。"),
+    ("control characters", "制御文字が含まれています。普通の文字で入力してください。"),
+    ("too long", "検索語が長すぎます。短くしてください。"),
+    ("no words", "検索できる語がありません。言葉を入力してください。"),
+    ("not valid Unicode", "文字化けした文字が含まれています。"),
+    ("unknown city", "この市では絞り込めません。"),
+    ("unknown document", "この計画書はインデックスにありません。"),
+    ("must be text", "検索語は文字で入力してください。"),
+)
+
+
+def query_error_ja(message: str) -> str:
+    """The Japanese line for a :class:`~kb.search.QueryError` message, or a generic one."""
+    for needle, japanese in QUERY_ERROR_JA:
+        if needle in message:
+            return japanese
+    return "入力を確認してください。"

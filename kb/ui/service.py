@@ -1,0 +1,340 @@
+"""What the page's events do, without gradio: search, show a source, answer the API.
+
+:class:`SearchService` owns the one :class:`~kb.search.Searcher` of the process (created
+by ``app.py``, passed in) and turns a :class:`~kb.ui.state.UIState` into the HTML the
+page shows. It never ranks anything itself. Every method returns a message instead of
+raising, because an exception in a Gradio handler becomes an "Error" toast (or a
+traceback in the logs the user cannot read); the page must always say what to do next.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from kb.chunk import Chunk
+from kb.corpus import CorpusError, load_corpus
+from kb.present import result_json, results_csv
+from kb.search import Filters, Hit, QueryError, Searcher, SearchResult
+from kb.sourceview import SourceError, source_view
+from kb.ui import labels as L
+from kb.ui import render
+from kb.ui.kpis import KpiEntry, KpiLookup
+from kb.ui.render import DocInfo
+from kb.ui.state import MAX_K, UIState, clamp_k
+
+log = logging.getLogger(__name__)
+
+#: Source view context: lines shown before and after the section of a hit.
+SOURCE_CONTEXT = 4
+#: CSV files older than this are removed from the app's download folder.
+CSV_MAX_AGE_S = 3600.0
+GOAL_LABEL_CHARS = 46
+
+
+@dataclass(frozen=True)
+class SearchView:
+    """Everything one search puts on the page."""
+
+    state: UIState
+    status_html: str
+    results_html: str
+    csv_path: Path | None = None
+    result: SearchResult | None = None
+
+
+def kpi_provider(chunks: Sequence[Chunk], corpus_dir: Path) -> Callable[[Chunk], list[KpiEntry]]:
+    """KPIs per chunk: ``kb.kpi``'s structured records when that module is there, else KPI chunks.
+
+    ``kb.kpi`` (issue 7) reads the tables into records (indicator, baseline → target
+    with years) and offers ``load_kpis(corpus_dir)`` and ``kpis_for_chunk(chunk, kpis)``;
+    one line per indicator reads far better than a PDF table's broken rows. Without it,
+    or if it fails, :class:`~kb.ui.kpis.KpiLookup` shows the raw KPI tables instead, so
+    the search page never depends on that module.
+    """
+    fallback = KpiLookup(chunks)
+    if importlib.util.find_spec("kb.kpi") is None:
+        return fallback
+    try:
+        module = importlib.import_module("kb.kpi")
+        records = list(module.load_kpis(corpus_dir).kpis)
+        lookup_records = module.kpis_for_chunk
+    except Exception:  # a broken optional module must not take the search page down
+        log.exception("kb.kpi could not be used; showing KPI tables from the chunks instead")
+        return fallback
+
+    def lookup(chunk: Chunk) -> list[KpiEntry]:
+        try:
+            found = lookup_records(chunk, records)
+            return [
+                KpiEntry(text=kpi.describe(), doc=kpi.doc, line_start=kpi.line_start, line_end=kpi.line_end,
+                         label=kpi.label, record=True)
+                for kpi in found
+            ]
+        except Exception:
+            log.exception("kb.kpi failed for %s; showing its KPI tables instead", chunk.id)
+            return fallback(chunk)
+
+    return lookup
+
+
+def _shorten(text: str, limit: int = GOAL_LABEL_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class SearchService:
+    """The search page's behaviour over one searcher (or none yet: the index is missing)."""
+
+    def __init__(
+        self,
+        searcher: Searcher | None,
+        corpus_dir: Path | str = "corpus",
+        *,
+        index_dir: Path | str | None = None,
+        unavailable: str | None = None,
+        workdir: Path | None = None,
+    ) -> None:
+        self.searcher = searcher
+        self.corpus_dir = Path(corpus_dir)
+        self.index_dir = Path(index_dir) if index_dir else None
+        self.unavailable = unavailable if searcher is None else None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="kb-ui-"))
+        self._chunks: list[Chunk] = []
+        self._documents: list[DocInfo] = []
+        self._kpis: Callable[[Chunk], list[KpiEntry]] = lambda chunk: []
+        self.stale: list[str] = []
+        self._load_catalogue()
+
+    # -- what there is to search -------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.searcher is not None
+
+    def _load_catalogue(self) -> None:
+        """Documents and goals for the filters: from the index, or the corpus if none yet."""
+        metadata: dict[str, dict[str, str]] = {}
+        if self.searcher is not None:
+            self._chunks = list(self.searcher.chunks)
+            metadata = dict(getattr(self.searcher.index, "documents", {}) or {})
+            try:
+                self.stale = self.searcher.index.stale_documents(self.corpus_dir)
+            except OSError:
+                self.stale = []
+        else:
+            try:
+                from kb.chunk import chunk_corpus
+
+                documents = load_corpus(self.corpus_dir)
+                self._chunks = chunk_corpus(documents)
+                metadata = {d.doc: d.metadata for d in documents}
+            except CorpusError as exc:
+                self.unavailable = f"{self.unavailable or ''} ({exc})".strip()
+                self._chunks = []
+        counts: dict[str, int] = {}
+        first: dict[str, Chunk] = {}
+        for chunk in self._chunks:
+            counts[chunk.doc] = counts.get(chunk.doc, 0) + 1
+            first.setdefault(chunk.doc, chunk)
+        self._documents = [
+            DocInfo(doc=doc, title=metadata.get(doc, {}).get("title") or c.title,
+                    city=metadata.get(doc, {}).get("city") or c.city,
+                    area=metadata.get(doc, {}).get("area") or c.area, passages=counts[doc])
+            for doc, c in first.items()
+        ]
+        self._kpis = kpi_provider(self._chunks, self.corpus_dir)
+
+    @property
+    def documents(self) -> list[DocInfo]:
+        return list(self._documents)
+
+    def document_choices(self, city: str = "") -> list[tuple[str, str]]:
+        """(label, value) pairs for the plan filter; only the city's plans when one is chosen."""
+        docs = [d for d in self._documents if not city or city in (d.city, d.area)]
+        return [(L.ALL, "")] + [(f"{d.title}（{d.area or d.city}）", d.doc) for d in docs]
+
+    def goal_choices(self, city: str = "", plan: str = "") -> list[tuple[str, str]]:
+        """(label, value) pairs of the goals under the chosen city and plan, in plan order."""
+        seen: dict[str, str] = {}
+        for chunk in self._chunks:
+            if not chunk.goal or chunk.goal in seen:
+                continue
+            if city and city not in (chunk.city, chunk.area):
+                continue
+            if plan and chunk.doc != plan:
+                continue
+            prefix = "" if plan else f"{chunk.area if chunk.area != chunk.city else chunk.city}: "
+            seen[chunk.goal] = prefix + _shorten(chunk.goal)
+        return [(L.ALL, "")] + [(label, goal) for goal, label in seen.items()]
+
+    def welcome_html(self) -> str:
+        if not self.ready:
+            return self.no_index_html()
+        return render.welcome_html(self._documents)
+
+    def no_index_html(self) -> str:
+        detail = L.NO_INDEX_HINT + (f'<div class="kb-muted">{render.esc(self.unavailable)}</div>'
+                                    if self.unavailable else "")
+        return render.message_html(L.NO_INDEX, detail, kind="warning", detail_is_html=True)
+
+    def notice_html(self) -> str:
+        """A banner for a stale index (plans edited since the build); empty when all is well."""
+        if self.stale:
+            return f'<div class="kb-banner">{L.STALE_INDEX} ({render.esc(", ".join(self.stale))})</div>'
+        return ""
+
+    # -- searching ---------------------------------------------------------------
+
+    def kpis_for(self, hit: Hit) -> list[KpiEntry]:
+        return self._kpis(hit.chunk)
+
+    def search(self, state: UIState) -> SearchView:
+        """Run the state's search; messages instead of exceptions for anything that fails.
+
+        A source passage in ``state`` stays in it (the page reopened from a shared URL
+        shows both); a new search from the page passes a state without one.
+        """
+        if self.searcher is None:
+            return SearchView(state, "", self.no_index_html())
+        filters = Filters(city=state.city or None, doc=state.plan or None, goal=state.goal or None)
+        started = time.perf_counter()
+        try:
+            result = self.searcher.search(state.q, k=clamp_k(state.k), filters=filters)
+        except QueryError as exc:
+            return SearchView(state, "", render.query_error_html(str(exc)))
+        except Exception:  # the page shows a message, the log keeps the traceback
+            log.exception("search failed for %r", state)
+            return SearchView(state, "", render.message_html(L.INTERNAL_ERROR, L.INTERNAL_HINT, kind="error"))
+        seconds = time.perf_counter() - started
+        terms = render.ui_terms(result, self.searcher.analyzer)
+        state = replace(state, q=result.query, k=clamp_k(state.k))
+        return SearchView(
+            state=state,
+            status_html=render.status_html(result, seconds),
+            results_html=render.results_html(result, terms, state, self.kpis_for),
+            csv_path=self.write_csv(result) if result.hits else None,
+            result=result,
+        )
+
+    def write_csv(self, result: SearchResult) -> Path:
+        """The results as a UTF-8-with-BOM CSV file (Excel reads the Japanese correctly)."""
+        self._prune_downloads()
+        folder = Path(tempfile.mkdtemp(prefix="csv-", dir=self.workdir))
+        path = folder / time.strftime("kb-results-%Y%m%d-%H%M%S.csv")
+        path.write_bytes(results_csv(result))
+        return path
+
+    def _prune_downloads(self) -> None:
+        cutoff = time.time() - CSV_MAX_AGE_S
+        for old in self.workdir.glob("csv-*/*.csv"):
+            try:
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+                    old.parent.rmdir()
+            except OSError:
+                continue
+
+    # -- the source view ------------------------------------------------------------
+
+    def source(self, state: UIState) -> str:
+        """The open passage of ``state`` in its plan, or the hint when none is open."""
+        if not state.has_source:
+            return render.source_placeholder_html()
+        try:
+            view = source_view(self.corpus_dir, state.address, context=SOURCE_CONTEXT)
+        except SourceError as exc:
+            return render.message_html(L.CANNOT_SHOW, str(exc), kind="warning")
+        except Exception:
+            log.exception("source view failed for %s", state.address)
+            return render.message_html(L.CANNOT_SHOW, L.INTERNAL_HINT, kind="error")
+        return render.source_html(view, state)
+
+    # -- the JSON API ------------------------------------------------------------------
+
+    def api_search(self, query: str, city: str = "", doc: str = "", goal: str = "", k: int = 10) -> dict:
+        """The JSON contract of :func:`kb.present.result_json`, or ``{"error": …, "hits": []}``."""
+        if self.searcher is None:
+            return {"query": query, "error": self.unavailable or "the index is not built", "hits": []}
+        filters = Filters(city=city or None, doc=doc or None, goal=goal or None)
+        try:
+            count = int(k)
+        except (TypeError, ValueError):
+            return {"query": query, "error": "k must be a whole number", "hits": []}
+        if not 1 <= count <= max(MAX_K, 200):
+            return {"query": query, "error": f"k must be between 1 and {max(MAX_K, 200)}", "hits": []}
+        try:
+            return result_json(self.searcher.search(query, k=count, filters=filters))
+        except QueryError as exc:
+            return {"query": query, "error": str(exc), "hits": []}
+        except Exception as exc:
+            log.exception("api search failed for %r", query)
+            return {"query": query, "error": f"internal error ({exc.__class__.__name__})", "hits": []}
+
+    # -- building the index from the page ---------------------------------------------
+
+    def build_index(
+        self,
+        progress: Callable[[str, int, int], None] | None = None,
+        *,
+        embedder: object | None = None,
+        opener: Callable[[Path], Searcher] | None = None,
+    ) -> str:
+        """Build the index into ``index_dir``, start searching it, and say so (HTML).
+
+        ``embedder`` and ``opener`` default to the real model and
+        :func:`kb.session.open_searcher`; tests pass light stand-ins.
+        """
+        from kb.index import build_index
+        from kb.session import index_dir, open_searcher
+
+        target = index_dir(self.index_dir)
+        try:
+            if embedder is None:
+                from kb.e5q4 import DEFAULT_MODEL_NAME
+                from kb.embed import Embedder, requested_model
+
+                embedder = Embedder(requested_model(None) or DEFAULT_MODEL_NAME)
+            build_index(self.corpus_dir, target, embedder, progress=progress)
+            self.searcher = (opener or open_searcher)(target)
+        except Exception as exc:  # shown on the page; the log has the traceback
+            log.exception("index build from the app failed")
+            return render.message_html(L.INTERNAL_ERROR, f"{exc.__class__.__name__}: {exc}", kind="error")
+        self.unavailable = None
+        self._load_catalogue()
+        return render.message_html(L.BUILD_DONE, L.BUILD_DONE_HINT, kind="info")
+
+
+#: A query run once at startup so the first user's search is as fast as the rest.
+WARMUP_QUERY = "子育て支援"
+
+
+def open_service(
+    index: Path | str | None, corpus_dir: Path | str = "corpus", *, log: Callable[[str], None] = print
+) -> SearchService:
+    """Load the index and model once for the process (and warm them up); never raises for a
+    missing or unusable index: the service then carries the reason and the page shows it."""
+    from kb.e5q4 import ModelSourceError
+    from kb.embed import ModelLoadError
+    from kb.index import IndexUnavailable
+    from kb.session import index_dir, open_searcher
+
+    folder = index_dir(index)
+    started = time.perf_counter()
+    try:
+        searcher = open_searcher(folder)
+    except (IndexUnavailable, ModelLoadError, ModelSourceError, CorpusError) as exc:
+        log(f"kb app: no usable index in {folder}: {exc}")
+        log("kb app: build it with `kb build` (or ./run.sh), or from the page")
+        return SearchService(None, corpus_dir, index_dir=folder, unavailable=str(exc))
+    try:
+        searcher.search(WARMUP_QUERY, k=1)
+    except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs the first user time
+        log(f"kb app: warm-up search failed ({exc.__class__.__name__}: {exc})")
+    log(f"kb app: index {folder} with {len(searcher.chunks)} passages loaded in {time.perf_counter() - started:.1f} s")
+    return SearchService(searcher, corpus_dir, index_dir=folder)

@@ -1,0 +1,140 @@
+"""The app's state as a URL query string, so every view can be shared and reopened.
+
+A planner copies the address bar into a mail or a report; opening it must show the same
+search (query, filters, number of results) and, when one was open, the same source
+passage. The state is therefore *only* what is in the URL: these functions turn one
+into the other, and the decoder forgives anything a hand-edited or truncated link may
+contain (unknown keys, bad numbers, an unknown city) instead of failing.
+
+Parameters::
+
+    q      the query text                     city   久留米市 | 熊本市 | 広域
+    plan   document filter (doc name)         goal   goal filter (text)
+    k      number of results (1..MAX_K)       doc    document of the open source view
+    line   its lines: ``450`` or ``450-460``
+
+``doc``/``line`` name the source view (the issue's ``?q=…&doc=…&line=…``); the document
+*filter* is ``plan`` so that both can be set at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl, urlencode
+
+from kb.corpus import CITY_CHOICES
+
+DEFAULT_K = 10
+MAX_K = 50
+#: Longer URL queries are cut here; the search itself reports anything over its own limit.
+MAX_URL_QUERY = 2000
+_DOC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_LINES = re.compile(r"^\s*(\d{1,7})\s*(?:[-–~]\s*(\d{1,7}))?\s*$")
+
+
+@dataclass(frozen=True)
+class UIState:
+    """What the page shows: a search and, optionally, one open source passage."""
+
+    q: str = ""
+    city: str = ""
+    plan: str = ""
+    goal: str = ""
+    k: int = DEFAULT_K
+    doc: str = ""
+    lines: tuple[int, int] | None = None
+
+    @property
+    def has_source(self) -> bool:
+        return bool(self.doc and self.lines)
+
+    @property
+    def address(self) -> str:
+        """``doc:start-end``, the address :func:`kb.sourceview.source_view` takes."""
+        if not self.lines:
+            return ""
+        return f"{self.doc}:{self.lines[0]}-{self.lines[1]}"
+
+    def without_source(self) -> UIState:
+        return replace(self, doc="", lines=None)
+
+    def with_source(self, doc: str, start: int, end: int) -> UIState:
+        return replace(self, doc=doc, lines=(start, max(start, end)))
+
+
+def clamp_k(value: object, default: int = DEFAULT_K) -> int:
+    """A result count the page can show: an int in 1..MAX_K, ``default`` for garbage."""
+    try:
+        number = int(float(str(value).strip()))
+    except (TypeError, ValueError, OverflowError):
+        return default
+    return max(1, min(MAX_K, number))
+
+
+def parse_lines(value: str) -> tuple[int, int] | None:
+    """``"450"`` → (450, 450); ``"450-460"`` → (450, 460); anything else → None."""
+    match = _LINES.match(value or "")
+    if not match:
+        return None
+    start = int(match.group(1))
+    end = int(match.group(2) or start)
+    if start < 1 or end < start:
+        return None
+    return start, end
+
+
+def format_lines(lines: tuple[int, int]) -> str:
+    start, end = lines
+    return str(start) if start == end else f"{start}-{end}"
+
+
+def encode_state(state: UIState) -> str:
+    """``?q=…&city=…`` for the state, defaults left out; ``""`` for the empty state."""
+    pairs: list[tuple[str, str]] = []
+    if state.q:
+        pairs.append(("q", state.q))
+    if state.city:
+        pairs.append(("city", state.city))
+    if state.plan:
+        pairs.append(("plan", state.plan))
+    if state.goal:
+        pairs.append(("goal", state.goal))
+    if state.k != DEFAULT_K:
+        pairs.append(("k", str(state.k)))
+    if state.doc and state.lines:
+        pairs.append(("doc", state.doc))
+        pairs.append(("line", format_lines(state.lines)))
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def decode_state(params: Mapping[str, str]) -> UIState:
+    """The state a URL's parameters describe; invalid parts fall back to their defaults."""
+
+    def get(key: str) -> str:
+        value = params.get(key, "")
+        return value if isinstance(value, str) else ""
+
+    city = get("city").strip()
+    plan = get("plan").strip()
+    doc = get("doc").strip()
+    lines = parse_lines(get("line"))
+    valid_doc = bool(_DOC_NAME.match(doc)) and lines is not None
+    return UIState(
+        q=get("q")[:MAX_URL_QUERY],
+        city=city if city in CITY_CHOICES else "",
+        plan=plan if _DOC_NAME.match(plan) else "",
+        goal=get("goal").strip()[:200],
+        k=clamp_k(get("k")) if get("k") else DEFAULT_K,
+        doc=doc if valid_doc else "",
+        lines=lines if valid_doc else None,
+    )
+
+
+def decode_query_string(query_string: str) -> UIState:
+    """:func:`decode_state` of a raw ``?a=b&c=d`` string (the first value of a key wins)."""
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query_string.lstrip("?"), keep_blank_values=True):
+        params.setdefault(key, value)
+    return decode_state(params)

@@ -1,0 +1,140 @@
+"""The page's CSS and the small scripts of its two HTML panels.
+
+Kept as Python strings (not package data files) so an installed ``kb`` always has them.
+Colours use Gradio's theme variables where they are neutral, so dark mode stays legible.
+"""
+
+from __future__ import annotations
+
+CSS = """
+.gradio-container { max-width: 1480px !important; margin: 0 auto !important; }
+#kb-header h1 { font-size: 1.4rem; margin: 0 0 0.1rem; }
+#kb-header p { margin: 0 0 0.4rem; color: var(--body-text-color-subdued); font-size: 0.92rem; }
+.kb-banner { background: #fff4d6; color: #5c4300; border: 1px solid #f0cf72; border-radius: 8px;
+  padding: 0.5rem 0.8rem; margin-bottom: 0.4rem; font-size: 0.9rem; }
+#kb-query-row { align-items: flex-end; }
+#kb-search-button { min-width: 130px; max-width: 200px; height: 46px; margin-bottom: 8px; }
+#kb-status-row { align-items: center; min-height: 0; }
+#kb-download { flex: 0 0 auto; max-width: 220px; }
+.kb-status { display: flex; flex-wrap: wrap; gap: 0.2rem 1.2rem; align-items: baseline; font-size: 0.9rem;
+  padding: 0.2rem 0.1rem; }
+.kb-interp { flex: 1 1 480px; color: var(--body-text-color); line-height: 1.55; }
+.kb-interp-text { font-weight: 600; }
+.kb-interp-added { color: var(--body-text-color-subdued); font-size: 0.85rem; }
+details.kb-interp-more { display: inline; margin-left: 0.4rem; }
+details.kb-interp-more > summary { display: inline; cursor: pointer; color: #2b6cb0; font-size: 0.82rem; }
+details.kb-interp-more[open] > summary { margin-right: 0.3rem; }
+.kb-label { color: var(--body-text-color-subdued); margin-right: 0.3rem; }
+.kb-count { color: var(--body-text-color-subdued); white-space: nowrap; }
+.kb-results { display: flex; flex-direction: column; gap: 0.7rem; }
+.kb-card { border: 1px solid var(--border-color-primary); border-left: 5px solid #8a94a6; border-radius: 10px;
+  padding: 0.7rem 0.9rem 0.55rem; background: var(--block-background-fill); }
+.kb-card.kb-kurume { border-left-color: #2b6cb0; }
+.kb-card.kb-kumamoto { border-left-color: #2f855a; }
+.kb-card.kb-active { box-shadow: 0 0 0 2px #d69e2e; }
+.kb-card-head { display: flex; flex-wrap: wrap; align-items: center; gap: 0.35rem 0.5rem; }
+.kb-rank { font-weight: 700; color: var(--body-text-color-subdued); min-width: 1.4em; }
+.kb-badge { font-size: 0.78rem; font-weight: 600; padding: 0.05rem 0.5rem; border-radius: 999px;
+  color: #fff; background: #718096; white-space: nowrap; }
+.kb-badge.kb-kurume { background: #2b6cb0; }
+.kb-badge.kb-kumamoto { background: #2f855a; }
+.kb-badge.kb-wide { background: #6b46c1; }
+.kb-doc-title { font-weight: 600; }
+.kb-kind { margin-left: auto; font-size: 0.78rem; color: var(--body-text-color-subdued);
+  border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 0 0.4rem; }
+.kb-crumbs { font-size: 0.82rem; color: var(--body-text-color-subdued); margin: 0.3rem 0 0.35rem;
+  line-height: 1.45; }
+.kb-text { white-space: pre-line; line-height: 1.7; font-size: 0.95rem; }
+.kb-text mark, .kb-tx mark { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
+details.kb-more > summary, details.kb-kpi > summary { cursor: pointer; color: #2b6cb0; font-size: 0.85rem;
+  margin-top: 0.2rem; }
+details.kb-kpi { margin-top: 0.45rem; border-top: 1px dashed var(--border-color-primary); padding-top: 0.3rem; }
+ul.kb-kpi-list { list-style: none; margin: 0.25rem 0 0; padding: 0; display: flex; flex-direction: column;
+  gap: 0.15rem; }
+li.kb-kpi-record { font-size: 0.86rem; line-height: 1.5; padding-left: 0.9rem; text-indent: -0.9rem; }
+li.kb-kpi-record::before { content: "◆ "; color: #975a16; font-size: 0.7rem; }
+.kb-kpi-src a { font-size: 0.74rem; font-weight: 400; }
+.kb-kpi-table pre { white-space: pre-wrap; font-family: inherit; font-size: 0.84rem; line-height: 1.5;
+  background: var(--background-fill-secondary); padding: 0.35rem 0.55rem; border-radius: 6px; margin: 0.3rem 0 0.1rem; }
+.kb-kpi-table a { font-size: 0.78rem; }
+.kb-card-foot { display: flex; flex-wrap: wrap; gap: 0.3rem 0.9rem; align-items: baseline; margin-top: 0.45rem;
+  font-size: 0.84rem; }
+a.kb-source-link { color: #2b6cb0; font-weight: 600; text-decoration: none; }
+a.kb-source-link:hover { text-decoration: underline; }
+.kb-where { font-family: ui-monospace, monospace; font-size: 0.78rem; color: var(--body-text-color-subdued); }
+.kb-score { margin-left: auto; font-size: 0.78rem; color: var(--body-text-color-subdued); }
+.kb-message { border-radius: 10px; padding: 0.8rem 1rem; border: 1px solid #cbd5e0; background: #f7fafc; color: #1a202c; }
+.kb-message.kb-warning { border-color: #f0cf72; background: #fffbeb; }
+.kb-message.kb-error { border-color: #fc8181; background: #fff5f5; }
+.kb-message-title { font-weight: 700; margin-bottom: 0.25rem; }
+.kb-message-detail { font-size: 0.92rem; line-height: 1.6; }
+.kb-muted { color: var(--body-text-color-subdued); font-size: 0.85rem; }
+.kb-hint { color: var(--body-text-color-subdued); font-size: 0.92rem; line-height: 1.6; margin: 0.2rem 0 0.6rem; }
+.kb-welcome-head { font-weight: 700; margin: 0.4rem 0 0.3rem; }
+.kb-doc-list { list-style: none; padding: 0; margin: 0; display: flex; flex-direction: column; gap: 0.35rem; }
+#kb-source-col { position: sticky; top: 0.5rem; align-self: flex-start; }
+.kb-source { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 0.7rem 0.9rem;
+  background: var(--block-background-fill); }
+.kb-source-heading { font-size: 0.8rem; font-weight: 700; letter-spacing: 0.04em; color: var(--body-text-color-subdued);
+  margin-bottom: 0.3rem; }
+.kb-source-title { font-weight: 700; display: flex; flex-wrap: wrap; gap: 0.4rem; align-items: center; }
+dl.kb-meta { display: grid; grid-template-columns: max-content 1fr; gap: 0.1rem 0.7rem; font-size: 0.8rem;
+  margin: 0.4rem 0; color: var(--body-text-color-subdued); }
+dl.kb-meta dt { font-weight: 600; }
+dl.kb-meta dd { margin: 0; }
+.kb-source-where { font-size: 0.82rem; margin: 0.2rem 0 0.4rem; }
+.kb-lines-box { max-height: calc(100vh - 300px); min-height: 12rem; overflow-y: auto;
+  border: 1px solid var(--border-color-primary); border-radius: 6px; }
+table.kb-lines { border-collapse: collapse; width: 100%; font-size: 0.86rem; line-height: 1.55; }
+table.kb-lines, table.kb-lines tr, table.kb-lines td { border: none !important; }
+table.kb-lines td { padding: 0 0.5rem !important; vertical-align: top; }
+td.kb-ln { text-align: right; color: var(--body-text-color-subdued); font-family: ui-monospace, monospace;
+  user-select: none; width: 3.5em; border-right: 1px solid var(--border-color-primary) !important; }
+td.kb-tx { white-space: pre-wrap; word-break: break-all; }
+tr:has(td.kb-empty) td { line-height: 0.5; font-size: 0.6rem; }
+tr:has(td.kb-empty) td.kb-ln { color: transparent; }
+tr.kb-hit td { background: rgba(250, 204, 21, 0.22); }
+tr.kb-hit td.kb-ln { color: #975a16; font-weight: 700; }
+"""
+
+#: Results panel: keep the address bar in step with the results, open sources in place.
+RESULTS_JS = """
+const same = (a, b) => new URLSearchParams(a || '').toString() === new URLSearchParams(b || '').toString();
+const sync = () => {
+  const root = element.querySelector('[data-state-url]');
+  if (!root) return;
+  const want = root.getAttribute('data-state-url') || '';
+  if (!same(want, location.search)) history.pushState(null, '', want || location.pathname);
+};
+watch('value', sync);
+sync();
+element.addEventListener('click', (event) => {
+  const link = event.target.closest('a.kb-source-link');
+  if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  const href = link.getAttribute('href');
+  if (!same(href, location.search)) history.pushState(null, '', href);
+  element.querySelectorAll('.kb-card.kb-active').forEach((card) => card.classList.remove('kb-active'));
+  const card = link.closest('.kb-card');
+  if (card) card.classList.add('kb-active');
+  trigger('click', {href: href});
+});
+if (!window.kbPopstate) {
+  window.kbPopstate = true;
+  window.addEventListener('popstate', () => location.reload());
+}
+"""
+
+#: Source panel: scroll the highlighted lines into view, and the panel itself on small screens.
+SOURCE_JS = """
+const reveal = () => {
+  const box = element.querySelector('.kb-lines-box');
+  const hit = element.querySelector('tr.kb-hit');
+  if (!box || !hit) return;
+  box.scrollTop = Math.max(0, hit.offsetTop - 48);
+  const rect = element.getBoundingClientRect();
+  if (rect.top > window.innerHeight || rect.bottom < 0) element.scrollIntoView({behavior: 'smooth', block: 'start'});
+};
+watch('value', reveal);
+reveal();
+"""
