@@ -95,10 +95,22 @@ def build(
         typer.echo(f"  {doc}: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
 
 
+def _corpus_kpis(searcher) -> list:  # type: ignore[no-untyped-def]
+    """KPI records of the corpus the index was built from (none if it is not at hand)."""
+    from kb.kpi import load_kpis
+
+    corpus = Path(searcher.index.manifest.get("corpus_dir", "corpus"))
+    try:
+        return list(load_kpis(corpus).kpis) if corpus.is_dir() else []
+    except Exception:  # noqa: BLE001 - KPIs decorate results; their absence must not fail a search
+        return []
+
+
 def _print_human(result, searcher) -> None:  # type: ignore[no-untyped-def]
     from rich.console import Console
     from rich.markup import escape
 
+    from kb.kpi import kpis_for_chunk
     from kb.present import breadcrumb, highlight_terms, snippet
 
     console = Console(highlight=False)
@@ -107,6 +119,7 @@ def _print_human(result, searcher) -> None:  # type: ignore[no-untyped-def]
         console.print("no matching passages; try other words, or remove filters")
         return
     terms = highlight_terms(result, searcher.analyzer)
+    kpis = _corpus_kpis(searcher)
     for hit in result.hits:
         chunk = hit.chunk
         console.print(
@@ -116,6 +129,8 @@ def _print_human(result, searcher) -> None:  # type: ignore[no-untyped-def]
         console.print(f"    {escape(breadcrumb(chunk.heading_path))}")
         console.print(f"    [green]{chunk.doc}:{hit.line_start}-{hit.line_end}[/green]")
         console.print(f"    {escape(snippet(hit.text, terms))}")
+        for kpi in kpis_for_chunk(chunk, kpis)[:3]:
+            console.print(f"    [magenta]KPI[/magenta] {escape(kpi.describe())}")
 
 
 def _batch(searcher, path: Path, k: int, filters) -> int:  # type: ignore[no-untyped-def]
@@ -281,6 +296,10 @@ def model_prepare() -> None:
     typer.echo(str(path))
 
 
+#: errno values that mean "the disk (or a quota / file size limit) is full".
+_DISK_FULL = {28, 27, 122}  # ENOSPC, EFBIG, EDQUOT
+
+
 def main() -> None:
     debug = os.environ.get("KB_DEBUG") == "1"
     try:
@@ -296,6 +315,11 @@ def main() -> None:
         if isinstance(exc, _known_errors()):
             typer.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            where = f" writing {exc.filename}" if exc.filename else ""
+            typer.echo(f"error: out of disk space{where} ({exc.strerror}); nothing was replaced: "
+                       "free some space and run the command again (`kb build` for the index)", err=True)
+            sys.exit(1)
         typer.echo(f"error: unexpected {exc.__class__.__name__}: {exc} (KB_DEBUG=1 shows the traceback)", err=True)
         sys.exit(1)
 

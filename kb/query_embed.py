@@ -95,9 +95,9 @@ class UnigramTokenizer:
     of ``tokenizer.json`` with a 4-entry vocabulary loads in milliseconds); only the
     Unigram Viterbi segmentation (``Unigram::encode_optimized``: best path by summed
     piece scores, first candidate wins ties, unknown characters scored
-    ``min_score - 10`` and fused) runs here, over a plain dict. Text containing an
-    added token (``<s>``, ``<mask>`` …), which ``tokenizers`` would split out first, is
-    handed to the full tokenizer instead.
+    ``min_score - 10`` and fused) runs here, over the sorted vocabulary. Text
+    containing an added token (``<s>``, ``<mask>`` …), which ``tokenizers`` would split
+    out first, or a NUL character, is handed to the full tokenizer instead.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -192,7 +192,8 @@ class UnigramTokenizer:
 
     def content_ids(self, text: str) -> list[int]:
         """Ids of ``text`` without special tokens and without truncation."""
-        if any(token in text for token in self.added):
+        # NUL cannot live in a fixed-width numpy string (it reads as the end of the piece).
+        if "\x00" in text or any(token in text for token in self.added):
             return self._full_tokenizer().encode(text, add_special_tokens=False).ids
         normalized = self.normalizer.normalize_str(text) if self.normalizer else text
         words = self.pre_tokenizer.pre_tokenize_str(normalized) if self.pre_tokenizer else [(normalized, None)]
