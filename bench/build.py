@@ -37,7 +37,10 @@ def child(corpus: str, index: str) -> dict:
         model_s = time.perf_counter() - started
 
         def progress(stage: str, done: int, total: int) -> None:
-            sampler.stage = "index" if stage == "embed" and done >= total else stage
+            # build_index reports a stage's progress after each step, so the next stage
+            # starts when one reports done (the lazy model load then counts as "embed").
+            finished = done >= total
+            sampler.stage = {"tokenize": "embed", "embed": "index"}.get(stage, stage) if finished else stage
 
         report = build_index(Path(corpus), Path(index), embedder, progress=progress)
         wall = time.perf_counter() - started

@@ -24,7 +24,7 @@ def percentiles(samples_s, points=(50, 95, 99)) -> dict[str, float]:
     values = np.asarray(list(samples_s), dtype=float) * 1000.0
     if not len(values):
         return {f"p{p}": float("nan") for p in points}
-    return {f"p{p}": float(np.percentile(values, p)) for p in points} | {"n": int(len(values))}
+    return {f"p{p}": float(np.percentile(values, p)) for p in points} | {"n": len(values)}
 
 
 def rss_mb() -> float:
@@ -61,7 +61,7 @@ class MemorySampler:
             self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), value)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "MemorySampler":
+    def __enter__(self) -> MemorySampler:
         self._thread.start()
         return self
 

@@ -108,9 +108,8 @@ def prepare(max_size: int) -> dict:
         for stale in DATA.glob("gt_*.npy"):  # ground truth of the previous vectors
             stale.unlink()
     if not (DATA / "queries.npy").is_file():
-        from kb.query_embed import QueryEncoder
-
         from bench.common import eval_queries
+        from kb.query_embed import QueryEncoder
 
         encoder = QueryEncoder(json.loads((ROOT / "index" / "current" / "manifest.json").read_text())["model"]["name"], variant="fp32")
         np.save(DATA / "queries.npy", encoder.encode_queries([r["query"] for r in eval_queries()]))
@@ -178,7 +177,11 @@ def dense_serve(size: int, kind: str) -> dict:
     queries = np.load(DATA / "queries.npy")
     truth = np.load(DATA / f"gt_{size}.npy")[:, :10]
     runs = []
-    for params in SWEEPS[kind]:
+    sweep = list(SWEEPS[kind])
+    if kind == "ivfsq8" and {"nprobe": spec.nprobe} not in sweep:  # what choose_spec would use
+        sweep.append({"nprobe": spec.nprobe})
+        sweep.sort(key=lambda p: p["nprobe"])
+    for params in sweep:
         configure(index, DenseIndexSpec(**(spec.to_dict() | params)))
         for q in queries[:10]:
             index.search(q[None], CANDIDATES)
@@ -237,12 +240,11 @@ def lexical_inputs() -> dict:
     path = DATA / "lexical_inputs.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
+    from bench.common import eval_queries
     from kb.analysis import JapaneseAnalyzer
     from kb.expand import QueryExpander, QueryVocabulary
     from kb.index import load_index
     from kb.search import validate_query
-
-    from bench.common import eval_queries
 
     analyzer = JapaneseAnalyzer()
     index = load_index(ROOT / "index")

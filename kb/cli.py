@@ -292,7 +292,7 @@ def model_prepare() -> None:
         typer.echo(message, err=True)
 
     path = prepare_default_model(progress=say)
-    ensure_query_encoder(Embedder(DEFAULT_MODEL_NAME), progress=say)
+    ensure_query_encoder(Embedder(DEFAULT_MODEL_NAME, lazy=True), progress=say, retry=True)
     typer.echo(str(path))
 
 

@@ -1,19 +1,22 @@
 """FAISS vector indexes, chosen by corpus size and recorded in the index manifest.
 
-Exact search (IndexFlatIP) is the right answer until brute force gets slow; past
-that a graph (HNSW) or an inverted file (IVF) scans a small part of the vectors.
-Memory decides between them at the top end: HNSW keeps every vector in float32
-plus its graph, IVF with 8-bit scalar quantisation keeps a quarter of that.
-The thresholds come from the scale benchmark (``python -m bench scale``; the
-figures are in bench/results.md), not from guesses:
+The choice comes from the scale benchmark (``python -m bench scale``; figures in
+bench/results.md), measured on 384-d vectors clustered like the real ones, one
+query on one thread, k=100 candidates, recall@10 against exact search:
 
-* flat up to :data:`FLAT_MAX` vectors (one query scans 100k × 384 floats in
-  ~5 ms on one core; 1M takes ~50 ms, too slow);
-* HNSW (M=32) up to :data:`HNSW_MAX`: ~1 ms per query, recall@10 ≈ 0.99, but
-  4·d + 2·M·4 bytes per vector (1.8 GB at 1M), and a slow build;
-* IVF + SQ8 beyond: d bytes per vector (0.4 GB at 1M), nprobe tuned for
-  recall@10 >= 0.95, a build of minutes; IVF-PQ is kept for memory-starved
-  deployments (48 bytes per vector, recall too low without re-ranking).
+* flat (exact) up to :data:`FLAT_MAX`: p95 0.8 ms at 10k, 13 ms at 100k, 203 ms at
+  1M, growing linearly, so ~26 ms at 200k;
+* IVF with 8-bit scalar quantisation beyond: at 1M, nprobe 256 of 4000 lists gives
+  recall@10 0.958 at p95 6.7 ms in 0.43 GB (d bytes per vector; the build takes
+  ~2 min on two cores). :func:`ivf_probes` scales nprobe with the list count.
+* HNSW is never chosen automatically: on this clustered data (many near-duplicate
+  passages, as plans copying national templates have) M=32/efConstruction=80
+  reached recall@10 of only 0.94 at 100k and 0.64 at 1M even with efSearch=512,
+  while holding float32 vectors plus the graph (1.8 GB at 1M, a 6-minute build).
+* IVF-PQ alone ranks too coarsely (recall@10 0.29-0.47); with its top 1000
+  re-ranked exactly from memory-mapped vectors it reaches 0.97 at 100k. That
+  re-ranking is not in :mod:`kb.search`; docs/scaling.md keeps it for the
+  memory-starved case past one machine's RAM.
 """
 
 from __future__ import annotations
@@ -23,10 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-#: Below this many vectors exact search is fast enough (see bench/results.md).
-FLAT_MAX = 100_000
-#: Above this many vectors HNSW's float32 vectors + graph no longer fit the memory budget.
-HNSW_MAX = 500_000
+#: Up to this many vectors exact search stays under ~30 ms per query (see bench/results.md).
+FLAT_MAX = 200_000
 #: Types :func:`build_dense` can make.
 TYPES = ("flat", "hnsw", "ivfsq8", "ivfpq")
 
@@ -52,13 +53,17 @@ def ivf_lists(count: int) -> int:
     return max(1, min(int(4 * np.sqrt(count)), count // 39))
 
 
+def ivf_probes(nlist: int) -> int:
+    """Lists probed per query: ~1/12 of them (recall@10 >= 0.95 measured at 100k and 1M), 64 to 512."""
+    return min(nlist, max(64, min(512, nlist // 12)))
+
+
 def choose_spec(count: int, dimension: int) -> DenseIndexSpec:
     """The index type for ``count`` vectors (thresholds measured by bench/scale.py)."""
     if count <= FLAT_MAX:
         return DenseIndexSpec(type="flat")
-    if count <= HNSW_MAX:
-        return DenseIndexSpec(type="hnsw", hnsw_m=32, ef_construction=80, ef_search=64)
-    return DenseIndexSpec(type="ivfsq8", nlist=ivf_lists(count), nprobe=32)
+    nlist = ivf_lists(count)
+    return DenseIndexSpec(type="ivfsq8", nlist=nlist, nprobe=ivf_probes(nlist))
 
 
 def spec_for_type(kind: str, count: int, dimension: int, **overrides: int) -> DenseIndexSpec:
@@ -66,7 +71,7 @@ def spec_for_type(kind: str, count: int, dimension: int, **overrides: int) -> De
     base = {
         "flat": DenseIndexSpec(type="flat"),
         "hnsw": DenseIndexSpec(type="hnsw"),
-        "ivfsq8": DenseIndexSpec(type="ivfsq8", nlist=ivf_lists(count), nprobe=32),
+        "ivfsq8": DenseIndexSpec(type="ivfsq8", nlist=ivf_lists(count), nprobe=ivf_probes(ivf_lists(count))),
         "ivfpq": DenseIndexSpec(type="ivfpq", nlist=ivf_lists(count), pq_m=max(8, dimension // 8), nprobe=32),
     }[kind]
     return DenseIndexSpec(**(base.to_dict() | overrides))

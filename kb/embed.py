@@ -77,7 +77,7 @@ class Embedder:
             from sentence_transformers import SentenceTransformer
 
             model = SentenceTransformer(location, device="cpu")
-        except Exception as exc:  # noqa: BLE001 - any loader failure becomes one clear message
+        except Exception as exc:
             hint = "" if Path(location).exists() else " (no local directory of that name; a hub download needs network access)"
             raise ModelLoadError(f"cannot load embedding model {name!r}{hint}: {exc.__class__.__name__}: {exc}") from exc
         get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -140,11 +140,20 @@ def query_embedder(name: str, *, progress: Callable[[str], None] | None = None, 
     return embedder
 
 
-def ensure_query_encoder(embedder: "Embedder", *, progress: Callable[[str], None] | None = None) -> bool:
-    """Export ``embedder``'s model for torch-free queries unless done already; True if usable."""
-    from kb.query_embed import QueryEncoderUnavailable, export_query_encoder
+def ensure_query_encoder(
+    embedder: Embedder, *, progress: Callable[[str], None] | None = None, retry: bool = False
+) -> bool:
+    """Export ``embedder``'s model for torch-free queries unless done already; True if usable.
+
+    A failed export is remembered (per model files) and not retried on every search;
+    ``retry`` (``kb model prepare``) tries again.
+    """
+    from kb.query_embed import QueryEncoderUnavailable, export_query_encoder, installed_meta
 
     try:
+        if retry and installed_meta(embedder.name) is None:
+            export_query_encoder(embedder, progress=progress, force=True)
+            return True
         export_query_encoder(embedder, progress=progress)
         return True
     except QueryEncoderUnavailable as exc:

@@ -390,6 +390,25 @@ def export_query_encoder(
     target = encoder_dir(embedder.name, root)
     if not force and _valid_meta(target, embedder.name) is not None:
         return target
+    failed = target.with_name(target.name + ".failed")
+    fingerprint = model_fingerprint(embedder.name)
+    if not force and failed.is_file():  # do not pay for a doomed export in every process
+        try:
+            record = json.loads(failed.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = {}
+        if record.get("source") == fingerprint and record.get("format") == FORMAT:
+            raise QueryEncoderUnavailable(f"an earlier export failed ({record.get('error', '?')}); `kb model prepare` retries")
+    try:
+        return _export(embedder, target, report)
+    except Exception as exc:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        failed.write_text(json.dumps({"format": FORMAT, "source": fingerprint, "error": f"{exc.__class__.__name__}: {exc}"[:300]}),
+                          encoding="utf-8")
+        raise
+
+
+def _export(embedder, target: Path, report: Callable[[str], None]) -> Path:  # type: ignore[no-untyped-def]
     st_model = embedder.model
     pooling, _ = _pooling_mode(st_model)
     prompt = (getattr(st_model, "prompts", None) or {}).get("query", "")
@@ -437,6 +456,7 @@ def export_query_encoder(
             os.rename(target, aside)
             shutil.rmtree(aside, ignore_errors=True)
         os.rename(temporary, target)
+        target.with_name(target.name + ".failed").unlink(missing_ok=True)
         report(f"query encoder ready in {time.perf_counter() - started:.1f} s (min cosine {cosines})")
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

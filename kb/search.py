@@ -172,6 +172,10 @@ class Searcher:
         self.chunks = index.chunks
         self._documents = {c.doc for c in self.chunks}
         self._supporting = [is_supporting(c) for c in self.chunks]
+        self._columns = {
+            name: np.array([getattr(c, name) for c in self.chunks], dtype=object)
+            for name in ("city", "area", "doc", "kind")
+        }
 
     def check_filters(self, filters: Filters) -> None:
         if filters.city and filters.city not in CITY_CHOICES:
@@ -189,23 +193,49 @@ class Searcher:
                 weights[term] = max(weights.get(term, 0.0), weight)
         return self.index.lexical.scores(weights)
 
-    def dense_scores(self, expanded: ExpandedQuery) -> np.ndarray:
+    def query_vector(self, expanded: ExpandedQuery) -> np.ndarray:
         if self.embedder is None:
             raise QueryError("dense search needs the embedding model; it is not loaded")
-        text = expanded.dense_text if self.config.expand else expanded.text
-        vector = self.embedder.encode_query(text)
+        return self.embedder.encode_query(expanded.dense_text if self.config.expand else expanded.text)
+
+    def dense_scores(self, expanded: ExpandedQuery, vector: np.ndarray | None = None) -> np.ndarray:
+        """Cosine of every chunk that FAISS returns (-inf for the rest).
+
+        A small index is searched whole; a large one over-fetches 20× the candidates
+        so that filters still leave enough to rank.
+        """
+        if vector is None:
+            vector = self.query_vector(expanded)
         count = len(self.chunks)
-        limit = count if count <= 5000 else min(count, max(self.config.candidates * 20, 1000))
+        limit = count if count <= 5000 else min(count, self.config.candidates * 20)
         scores, ids = self.index.dense.search(vector.reshape(1, -1), limit)
         out = np.full(count, -np.inf, dtype=np.float32)
         valid = ids[0] >= 0
         out[ids[0][valid]] = scores[0][valid]
         return out
 
+    def allowed(self, filters: Filters) -> np.ndarray:
+        """Boolean mask of the chunks a filter admits, from precomputed columns (no per-chunk Python)."""
+        mask = np.ones(len(self.chunks), dtype=bool)
+        if filters.city:
+            mask &= (self._columns["city"] == filters.city) | (self._columns["area"] == filters.city)
+        if filters.doc:
+            mask &= self._columns["doc"] == filters.doc
+        if filters.kind:
+            mask &= self._columns["kind"] == filters.kind
+        if filters.goal:
+            mask &= np.array([filters.goal in c.goal or filters.goal in c.section for c in self.chunks], dtype=bool)
+        return mask
+
     def _ranking(self, scores: np.ndarray, allowed: np.ndarray, *, positive: bool) -> list[int]:
-        order = np.argsort(-scores, kind="stable")
-        keep = allowed[order] & (scores[order] > 0 if positive else np.isfinite(scores[order]))
-        return [int(i) for i in order[keep][: self.config.candidates]]
+        """The top candidates by score (ties by position), via argpartition: O(N), not O(N log N)."""
+        usable = allowed & (scores > 0 if positive else np.isfinite(scores))
+        ids = np.flatnonzero(usable)
+        limit = self.config.candidates
+        if len(ids) > limit:
+            ids = ids[np.argpartition(-scores[ids], limit - 1)[:limit]]
+        ids = ids[np.lexsort((ids, -scores[ids]))]
+        return [int(i) for i in ids]
 
     def search(
         self,
@@ -229,7 +259,7 @@ class Searcher:
         start = tick()
         expanded = self.expander.expand(query)
         timings["expand"] = tick() - start
-        allowed = np.array([filters.allows(c) for c in self.chunks], dtype=bool)
+        allowed = self.allowed(filters)
         rankings: dict[str, list[int]] = {}
         raw: dict[str, dict[int, float]] = {}
         if method in ("lexical", "hybrid"):
@@ -240,7 +270,10 @@ class Searcher:
             timings["lexical"] = tick() - start
         if method in ("dense", "hybrid"):
             start = tick()
-            scores = self.dense_scores(expanded)
+            vector = self.query_vector(expanded)
+            timings["embed"] = tick() - start
+            start = tick()
+            scores = self.dense_scores(expanded, vector)
             rankings["dense"] = self._ranking(scores, allowed, positive=False)
             raw["dense"] = {i: float(scores[i]) for i in rankings["dense"]}
             timings["dense"] = tick() - start

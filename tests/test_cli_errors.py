@@ -74,7 +74,7 @@ def test_bad_queries_fail_cleanly(query, needle):
 
 def test_invalid_surrogates_fail_cleanly():
     # Bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape).
-    proc = run_kb("search".encode(), b"\xff\xfe\xed\xa0\x80 abc", b"--json")
+    proc = run_kb(b"search", b"\xff\xfe\xed\xa0\x80 abc", b"--json")
     assert_clean_failure(proc, "not valid Unicode")
 
 

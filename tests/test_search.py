@@ -101,3 +101,13 @@ def test_city_balance_reserves_slots(searcher):
     assert len(balanced) == 10
     assert sum(h.chunk.city == "久留米市" for h in balanced) == 4
     assert [h.rank for h in balanced] == list(range(1, 11))
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [Filters(), Filters(city="熊本市"), Filters(city="広域"), Filters(doc="kurume-kouiki-web"),
+     Filters(goal="基本目標２"), Filters(city="久留米市", kind="measure")],
+)
+def test_filter_masks_match_the_filter_definition(searcher, filters):
+    expected = [filters.allows(c) for c in searcher.chunks]
+    assert searcher.allowed(filters).tolist() == expected

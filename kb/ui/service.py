@@ -299,7 +299,7 @@ class SearchService:
                 from kb.e5q4 import DEFAULT_MODEL_NAME
                 from kb.embed import Embedder, requested_model
 
-                embedder = Embedder(requested_model(None) or DEFAULT_MODEL_NAME)
+                embedder = Embedder(requested_model(None) or DEFAULT_MODEL_NAME, lazy=True)
             build_index(self.corpus_dir, target, embedder, progress=progress)
             self.searcher = (opener or open_searcher)(target)
         except Exception as exc:  # shown on the page; the log has the traceback

@@ -1,0 +1,69 @@
+"""One command for every benchmark: ``.venv/bin/python -m bench [SECTION ...]``.
+
+Sections, in the order they run by default: build, query, startup, scale, load; then
+the report (bench/results.md, bench/latency_vs_size.png). Each section saves its
+figures to bench/out/<section>.json, so a single section can be re-run and the report
+re-rendered with the others kept (``python -m bench report`` renders only).
+
+The full run takes roughly 30-40 minutes on the 2-core machine, most of it the 10^6
+scale indexes; ``--scale-sizes 10000,100000`` makes it a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+SECTIONS = ("build", "query", "startup", "scale", "load")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("sections", nargs="*", help=f"any of {', '.join(SECTIONS)}, or report (default: all)")
+    parser.add_argument("--scale-sizes", default="10000,100000,1000000")
+    parser.add_argument("--scale-types", default="flat,hnsw,ivfsq8,ivfpq")
+    parser.add_argument("--load-seconds", type=float, default=30)
+    parser.add_argument("--load-concurrency", type=int, default=16)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    chosen = args.sections or list(SECTIONS)
+    unknown = [s for s in chosen if s not in (*SECTIONS, "report")]
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(unknown)}")
+    for section in SECTIONS:
+        if section not in chosen:
+            continue
+        started = time.perf_counter()
+        print(f"== bench {section}", flush=True)
+        if section == "build":
+            from bench import build
+
+            build.main()
+        elif section == "query":
+            from bench import query
+
+            query.main([])
+        elif section == "startup":
+            from bench import startup
+
+            startup.main([])
+        elif section == "scale":
+            from bench import scale
+
+            scale.main(["--sizes", args.scale_sizes, "--types", args.scale_types])
+        elif section == "load":
+            from bench import load
+
+            load.main(["--seconds", str(args.load_seconds), "--rebuild-seconds", str(args.load_seconds),
+                       "--concurrency", str(args.load_concurrency)])
+        print(f"== bench {section}: {time.perf_counter() - started:.0f} s", flush=True)
+    from bench import report
+
+    print(f"wrote {report.render()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""FAISS index types and the size-based choice (thresholds from bench/scale.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.dense import FLAT_MAX, TYPES, DenseIndexSpec, build_dense, choose_spec, load_dense, save_dense, spec_for_type
+
+
+@pytest.fixture(scope="module")
+def vectors() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((20, 32)).astype(np.float32)
+    x = centres[rng.integers(0, 20, 4000)] + 0.3 * rng.standard_normal((4000, 32)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_every_type_builds_saves_loads_and_finds_itself(tmp_path, vectors, kind):
+    spec = spec_for_type(kind, len(vectors), vectors.shape[1], **({"pq_m": 8} if kind == "ivfpq" else {}))
+    index = build_dense(vectors, spec)
+    save_dense(index, tmp_path / "d.faiss")
+    loaded = load_dense(tmp_path / "d.faiss", spec)
+    assert loaded.ntotal == len(vectors) and loaded.d == vectors.shape[1]
+    _, ids = loaded.search(vectors[:20], 10)
+    found = np.mean([i in row for i, row in enumerate(ids)])
+    assert found >= (0.5 if kind == "ivfpq" else 0.9)
+
+
+def test_building_from_a_memory_map(tmp_path, vectors):
+    path = tmp_path / "v.npy"
+    np.save(path, vectors)
+    index = build_dense(np.load(path, mmap_mode="r"), spec_for_type("ivfsq8", len(vectors), vectors.shape[1]))
+    assert index.ntotal == len(vectors)
+
+
+def test_choice_by_size():
+    assert choose_spec(449, 384).type == "flat"
+    assert choose_spec(FLAT_MAX, 384).type == "flat"
+    big = choose_spec(1_000_000, 384)
+    assert big.type == "ivfsq8" and 0 < big.nprobe <= big.nlist
+    assert DenseIndexSpec(**big.to_dict()) == big  # what the manifest records round-trips
+
+
+def test_unknown_type_is_refused(vectors):
+    with pytest.raises(ValueError, match="unknown dense index type"):
+        build_dense(vectors, DenseIndexSpec(type="annoy"))
