@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,10 +25,10 @@ app = typer.Typer(
 model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(model_app, name="model")
 
-IndexOption = Annotated[Optional[Path], typer.Option("--index", help="Index folder (default: ./index or $KB_INDEX).")]
+IndexOption = Annotated[Path | None, typer.Option("--index", help="Index folder (default: ./index or $KB_INDEX).")]
 CorpusOption = Annotated[Path, typer.Option("--corpus", help="Folder with the plan texts and manifest.toml.")]
 ModelOption = Annotated[
-    Optional[str], typer.Option("--model", help="sentence-transformers name or path (default: $KB_MODEL or the built-in e5-small-q4).")
+    str | None, typer.Option("--model", help="sentence-transformers name or path (default: $KB_MODEL or the built-in e5-small-q4).")
 ]
 
 
@@ -166,14 +166,14 @@ def _batch(searcher, path: Path, k: int, filters) -> int:  # type: ignore[no-unt
 
 @app.command()
 def search(
-    query: Annotated[Optional[str], typer.Argument(help="Question or keywords (Japanese or English).")] = None,
+    query: Annotated[str | None, typer.Argument(help="Question or keywords (Japanese or English).")] = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=200, help="Number of results.")] = 10,
-    city: Annotated[Optional[str], typer.Option(help="久留米市, 熊本市 or 広域.")] = None,
-    doc: Annotated[Optional[str], typer.Option(help="Only this document (file name without .txt).")] = None,
-    goal: Annotated[Optional[str], typer.Option(help="Only measures under goals whose name contains this.")] = None,
+    city: Annotated[str | None, typer.Option(help="久留米市, 熊本市 or 広域.")] = None,
+    doc: Annotated[str | None, typer.Option(help="Only this document (file name without .txt).")] = None,
+    goal: Annotated[str | None, typer.Option(help="Only measures under goals whose name contains this.")] = None,
     method: Annotated[str, typer.Option(help="hybrid, lexical or dense.")] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract instead of text.")] = False,
-    batch: Annotated[Optional[Path], typer.Option("--batch", help="JSONL file of {id, query}; prints one JSON line per query.")] = None,
+    batch: Annotated[Path | None, typer.Option("--batch", help="JSONL file of {id, query}; prints one JSON line per query.")] = None,
     index: IndexOption = None,
     model: ModelOption = None,
 ) -> None:
@@ -223,11 +223,11 @@ def show(
 @app.command("eval")
 def eval_command(
     queries: Annotated[
-        Optional[list[Path]], typer.Option(help="Query files (JSONL); default eval/queries.jsonl + eval/queries_dev.jsonl.")
+        list[Path] | None, typer.Option(help="Query files (JSONL); default eval/queries.jsonl + eval/queries_dev.jsonl.")
     ] = None,
     split: Annotated[str, typer.Option(help="tune, dev, heldout or all.")] = "all",
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "hybrid,lexical,dense",
-    out: Annotated[Optional[Path], typer.Option(help="Markdown results file (written with --split all).")] = Path("eval/results.md"),
+    out: Annotated[Path | None, typer.Option(help="Markdown results file (written with --split all).")] = Path("eval/results.md"),
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if below the floor in eval/floor.toml.")] = False,
     floor_file: Annotated[Path, typer.Option("--floor-file")] = Path("eval/floor.toml"),
     index: IndexOption = None,
@@ -243,10 +243,10 @@ def eval_command(
 
 @app.command("compare")
 def compare_command(
-    query: Annotated[Optional[str], typer.Argument(help="Topic or question, e.g. 若い女性の転出 or 子育て支援.")] = None,
+    query: Annotated[str | None, typer.Argument(help="Topic or question, e.g. 若い女性の転出 or 子育て支援.")] = None,
     all_plans: Annotated[bool, typer.Option("--all", help="Whole plans: each measure of each city's strategy and its closest measures in the other city.")] = False,
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=30, help="Measures per city.")] = 8,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Also write Markdown and CSV (UTF-8 with BOM) into this folder.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write Markdown and CSV (UTF-8 with BOM) into this folder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of Markdown.")] = False,
     corpus: CorpusOption = Path("corpus"),
     index: IndexOption = None,
@@ -267,9 +267,9 @@ def compare_command(
 
 @app.command("kpi")
 def kpi_command(
-    city: Annotated[Optional[str], typer.Option(help="久留米市, 熊本市 or 広域.")] = None,
-    query: Annotated[Optional[str], typer.Option("--query", "-q", help="Only KPIs whose name or section contains these words.")] = None,
-    doc: Annotated[Optional[str], typer.Option(help="Only this document (file name without .txt).")] = None,
+    city: Annotated[str | None, typer.Option(help="久留米市, 熊本市 or 広域.")] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="Only KPIs whose name or section contains these words.")] = None,
+    doc: Annotated[str | None, typer.Option(help="Only this document (file name without .txt).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per KPI (JSON Lines).")] = False,
     coverage: Annotated[bool, typer.Option("--coverage", help="Per document: KPI rows in the text vs extracted, and lines that could not be read.")] = False,
     gold: Annotated[Path, typer.Option("--gold", help="Hand-counted KPI rows for --coverage.")] = Path("eval/compare/kpi_rows.toml"),
@@ -309,7 +309,7 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
+    except Exception as exc:
         if debug:
             raise
         if isinstance(exc, _known_errors()):

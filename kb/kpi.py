@@ -27,6 +27,7 @@ from kb.corpus import Document, load_corpus
 from kb.kpi_layouts import Progress, Row
 from kb.parse import parse_document
 from kb.parse.common import fold_width
+from kb.parse.kumamoto import floating_tables
 from kb.parse.model import GOAL, MEASURE, ParsedDocument, Section
 
 PATH_SEPARATOR = " > "
@@ -44,8 +45,6 @@ POPULATION_OUTLOOK = "人口の将来展望"
 FIRST_PERIOD_REVIEW = "第1期の検証（参考資料）"
 SECOND_VISION_RESULTS = "第2期ビジョンの実績"
 
-_FLOAT_START_RE = re.compile(r"^基準値\s*目標値$")
-_FLOAT_END_RE = re.compile(r"^単位$")
 _APPENDIX_RE = re.compile(r"^(?P<label>数値目標|KPI)\s*単位$")
 _INDICATORS_RE = re.compile(r"^基本目標\s*目指す成果\s*施策指標$")
 _PROGRESS_RE = re.compile(r"^成果指標\s*\(KPI\)")
@@ -204,15 +203,8 @@ def _numbered(doc: Document, start: int, end: int) -> list[tuple[int, str]]:
 
 
 def _floating_tables(doc: Document) -> list[tuple[int, int]]:
-    spans, start = [], None
-    for number, raw in enumerate(doc.lines, start=1):
-        text = fold_width(raw)
-        if start is None and _FLOAT_START_RE.match(text):
-            start = number
-        elif start is not None and _FLOAT_END_RE.match(text):
-            spans.append((start, number))
-            start = None
-    return spans
+    """First and last line of each Kumamoto-style "基準値 目標値 … 単位" table (the parser finds them)."""
+    return [(table[0], table[-1]) for table in floating_tables(doc.lines)]
 
 
 class _Builder:
@@ -533,41 +525,3 @@ def coverage_markdown(rows: Sequence[Coverage]) -> str:
                                                          "names_only", "problems")]
     lines.append("| **total** | " + " | ".join(str(t) for t in total) + " |")
     return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- app hook
-
-
-@dataclass(frozen=True)
-class KpiEntry:
-    """What the app shows under a hit: one KPI as a line of text with its source lines."""
-
-    text: str
-    doc: str
-    line_start: int
-    line_end: int
-    label: str
-
-
-def kpi_entries_for_chunks(chunks: Sequence[object], corpus_dir: Path | str | None = None):  # type: ignore[no-untyped-def]
-    """A lookup chunk → its KPI entries, for :func:`kb.ui.service.kpi_provider`.
-
-    The KPIs come from the corpus folder (``$KB_CORPUS`` or ``corpus``), not from the
-    chunks, because a record needs the raw table lines; a missing corpus raises, and
-    the app then falls back to showing KPI chunks.
-    """
-    import os
-
-    folder = Path(corpus_dir or os.environ.get("KB_CORPUS") or "corpus")
-    by_doc: dict[str, list[Kpi]] = {}
-    for kpi in load_kpis(folder).kpis:
-        by_doc.setdefault(kpi.doc, []).append(kpi)
-
-    def lookup(chunk) -> list[KpiEntry]:  # type: ignore[no-untyped-def]
-        return [
-            KpiEntry(text=kpi.describe() + (f"〔{kpi.period}〕" if kpi.period else ""), doc=kpi.doc,
-                     line_start=kpi.line_start, line_end=kpi.line_end, label=kpi.label)
-            for kpi in kpis_for_chunk(chunk, by_doc.get(getattr(chunk, "doc", ""), []))
-        ]
-
-    return lookup

@@ -56,7 +56,7 @@ def _corpus(tmp_path: Path, files: dict[str, bytes], manifest: str | None = None
         ({"a.txt": "久留米市の施策".encode("cp932")}, None, "Shift_JIS"),
         ({"a.txt": "本文".encode()}, '[[document]]\nfile = "missing.txt"\n', "missing"),
         ({"a.txt": "本文".encode()}, '[[document]]\nfile = "a.txt"\n[[document]]\nfile = "a.txt"\n', "duplicate"),
-        ({"a.txt": "本文".encode(), "A.TXT.txt": "x".encode()}, None, None),
+        ({"a.txt": "本文".encode(), "A.TXT.txt": b"x"}, None, None),
     ],
 )
 def test_bad_corpora_are_refused_with_a_clear_message(tmp_path, files, manifest, message):

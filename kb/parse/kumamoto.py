@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Sequence
 
 from kb.corpus import Document
 from kb.parse.common import (
@@ -72,7 +73,8 @@ def claims(doc: Document) -> bool:
     return "【施策】" in text and "基準値 目標値" in text
 
 
-def _floating_tables(lines: tuple[str, ...]) -> list[list[int]]:
+def floating_tables(lines: Sequence[str]) -> list[list[int]]:
+    """Lines of each KPI table that the extraction moved to the bottom of its page."""
     tables: list[list[int]] = []
     current: list[int] | None = None
     for number, raw in enumerate(lines, start=1):
@@ -170,7 +172,7 @@ def parse(doc: Document) -> ParsedDocument:
         elif number > appendix_start and APPENDIX_HEADER_RE.match(text):
             noise[number] = RUNNING_HEADER
 
-    tables = _floating_tables(lines)
+    tables = floating_tables(lines)
     table_lines = {n for table in tables for n in table}
     areas = _footnote_blocks(lines, table_lines)
     footnote_lines = {n for notes in areas for note in notes for n in note}

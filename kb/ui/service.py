@@ -9,8 +9,6 @@ traceback in the logs the user cannot read); the page must always say what to do
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import tempfile
 import time
@@ -50,23 +48,21 @@ class SearchView:
 
 
 def kpi_provider(chunks: Sequence[Chunk], corpus_dir: Path) -> Callable[[Chunk], list[KpiEntry]]:
-    """KPIs per chunk: ``kb.kpi``'s structured records when that module is there, else KPI chunks.
+    """KPIs per chunk: ``kb.kpi``'s structured records, else the raw KPI chunks.
 
-    ``kb.kpi`` (issue 7) reads the tables into records (indicator, baseline → target
-    with years) and offers ``load_kpis(corpus_dir)`` and ``kpis_for_chunk(chunk, kpis)``;
-    one line per indicator reads far better than a PDF table's broken rows. Without it,
-    or if it fails, :class:`~kb.ui.kpis.KpiLookup` shows the raw KPI tables instead, so
-    the search page never depends on that module.
+    One line per indicator (baseline → target with years) reads far better than a PDF
+    table's broken rows; if the corpus is not at hand or extraction fails,
+    :class:`~kb.ui.kpis.KpiLookup` shows the KPI tables from the index instead, so
+    the search page never depends on the corpus folder.
     """
     fallback = KpiLookup(chunks)
-    if importlib.util.find_spec("kb.kpi") is None:
-        return fallback
     try:
-        module = importlib.import_module("kb.kpi")
-        records = list(module.load_kpis(corpus_dir).kpis)
-        lookup_records = module.kpis_for_chunk
-    except Exception:  # a broken optional module must not take the search page down
-        log.exception("kb.kpi could not be used; showing KPI tables from the chunks instead")
+        from kb.kpi import kpis_for_chunk, load_kpis
+
+        records = list(load_kpis(corpus_dir).kpis)
+        lookup_records = kpis_for_chunk
+    except Exception:  # KPIs decorate results: their absence must not take the search page down
+        log.exception("KPI extraction failed; showing KPI tables from the chunks instead")
         return fallback
 
     def lookup(chunk: Chunk) -> list[KpiEntry]:
