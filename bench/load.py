@@ -47,6 +47,15 @@ def start_app(index: Path, port: int, log_path: Path) -> subprocess.Popen:
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def stop_app(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Terminate an app process, killing it if it does not exit in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> float:
     import urllib.request
 
@@ -156,11 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{result['during_rebuild']['errors']} errors, p95 {result['during_rebuild']['latency_ms']['p95']:.0f} ms; "
                   f"rebuild rc {rebuild.returncode}, swapped {result['rebuild']['swapped']}", flush=True)
         finally:
-            app.terminate()
-            try:
-                app.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                app.kill()
+            stop_app(app)
             result["app_log_tail"] = (Path(tmp) / "app.log").read_text(errors="replace")[-1500:]
     result["load_after"] = load_average()
     if not args.no_save:

@@ -26,7 +26,7 @@ if not (ROOT / "app.py").is_file():  # pragma: no cover - the app is part of the
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, real_index):
-    from bench.load import free_port, start_app, wait_ready
+    from bench.load import free_port, start_app, stop_app, wait_ready
     from kb.index import resolve_build
 
     tmp = tmp_path_factory.mktemp("load")
@@ -40,11 +40,7 @@ def app_url(tmp_path_factory, real_index):
         wait_ready(url, app)
         yield url, index
     finally:
-        app.terminate()
-        try:
-            app.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            app.kill()
+        stop_app(app)
 
 
 def test_concurrent_searches_and_a_rebuild_have_no_errors(app_url):
