@@ -33,7 +33,7 @@ import numpy as np
 from kb import __version__
 from kb.analysis import JapaneseAnalyzer
 from kb.chunk import Chunk, chunk_document
-from kb.corpus import Document, corpus_hashes, load_corpus, sha256_bytes
+from kb.corpus import corpus_hashes, load_corpus, sha256_bytes
 from kb.dense import DenseIndexSpec, build_dense, choose_spec, load_dense, save_dense
 from kb.lexical import LexicalIndex
 from kb.parse import PARSER_VERSION, parse_document
@@ -381,7 +381,3 @@ def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True
         path=build, manifest=manifest, chunks=chunks, vectors=vectors, dense=dense,
         lexical=lexical, documents=manifest.get("documents", {}),
     )
-
-
-def load_documents(corpus_dir: Path) -> list[Document]:
-    return load_corpus(corpus_dir)

@@ -13,7 +13,6 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 
-from kb.chunk import PATH_SEPARATOR
 from kb.search import Hit, SearchResult
 from kb.text import normalize
 
@@ -118,7 +117,3 @@ def results_csv(result: SearchResult) -> bytes:
         row = hit_json(hit)
         writer.writerow([row[f] for f in CSV_FIELDS])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def section_display(section: str) -> str:
-    return section.replace(PATH_SEPARATOR, " → ")

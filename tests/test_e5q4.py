@@ -122,11 +122,13 @@ def test_import_is_lazy() -> None:
 
 @pytest.fixture(scope="session")
 def session_kb_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A throw-away KB_HOME for the whole session (deleted afterwards: ~0.5 GB)."""
+    """A throw-away home for the whole session (deleted afterwards: ~0.5 GB).
+
+    Passed explicitly rather than through $KB_HOME: a session-wide environment change
+    would leak into every later test module (they would search with this copy).
+    """
     home = tmp_path_factory.mktemp("kb_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KB_HOME", str(home))
-        yield home
+    yield home
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -141,7 +143,7 @@ def scratch_home(tmp_path: Path) -> Iterator[Path]:
 def model_dir(session_kb_home: Path) -> Path:
     """The default model, converted once per session via $KB_HOME."""
     messages: list[str] = []
-    path = e5q4.prepare_default_model(progress=messages.append)
+    path = e5q4.prepare_default_model(session_kb_home, progress=messages.append)
     assert path == session_kb_home / "models" / e5q4.DEFAULT_MODEL_NAME
     assert messages and messages[-1].startswith("model ready")
     return path
@@ -204,7 +206,8 @@ def test_query_and_passage_prompts_differ(st_model) -> None:
     assert float(q[0] @ d[0]) < 0.9999  # the prompt really is applied
 
 
-def test_prepare_twice_does_not_reconvert(model_dir: Path) -> None:
+def test_prepare_twice_does_not_reconvert(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_HOME", str(model_dir.parent.parent))  # this test only: the $KB_HOME route
     weights = model_dir / "model.safetensors"
     before = weights.stat().st_mtime_ns
     start = time.perf_counter()
@@ -221,7 +224,9 @@ def test_prepare_twice_does_not_reconvert(model_dir: Path) -> None:
         "assert 'torch' not in sys.modules\n"
         "print(p)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, capture_output=True, text=True)
+    env = {**os.environ, "KB_HOME": str(model_dir.parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, capture_output=True, text=True,
+                         env=env)
     assert out.stdout.strip() == str(model_dir)
 
 

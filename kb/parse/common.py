@@ -117,15 +117,6 @@ def is_footnote_rule(raw: str) -> bool:
 FOOTNOTE_RE = re.compile(r"^(?P<num>\d{1,2})\s*(?P<term>[^：:。]{1,40}?)\s*[：:]")
 
 
-def repeated_lines(lines: Sequence[str], pattern: re.Pattern[str], *, after: int = 0) -> set[int]:
-    """Lines after line ``after`` that match a running-header pattern."""
-    return {
-        number
-        for number, raw in enumerate(lines, start=1)
-        if number > after and pattern.match(fold_width(raw))
-    }
-
-
 def blank_and_toc_noise(lines: Sequence[str]) -> dict[int, str]:
     """The noise every printed plan has: its table of contents and blank lines."""
     from kb.parse.model import BLANK, TOC

@@ -25,7 +25,6 @@ RUNNING_HEADER = "running-header"
 TOC = "table-of-contents"
 WEB_CHROME = "web-chrome"
 KPI_MARKER = "kpi-marker"
-FIGURE_MARKER = "figure-marker"
 
 
 @dataclass
@@ -57,9 +56,6 @@ class Section:
             owned.extend(block)
         return sorted(owned)
 
-    @property
-    def content_lines(self) -> list[int]:
-        return [n for block in self.blocks for n in block]
 
 
 @dataclass
