@@ -70,8 +70,8 @@ def test_bad_corpora_are_refused_with_a_clear_message(tmp_path, files, manifest,
 
 def test_duplicate_names_differing_in_case_are_refused(tmp_path):
     folder = _corpus(tmp_path, {"plan.txt": "本文".encode(), "PLAN.txt": "本文".encode()})
-    if len({p.name.lower() for p in folder.iterdir()}) < 2:
-        pytest.skip("case-insensitive filesystem")
+    if len(list(folder.iterdir())) < 2:
+        pytest.skip("case-insensitive filesystem: the two names are one file")
     with pytest.raises(CorpusError, match="duplicate document name"):
         load_corpus(folder)
 
