@@ -340,7 +340,7 @@ def lexical_serve(size: int) -> dict:
             scores = index.scores(q)
             score_t.append(time.perf_counter() - started)
             started = time.perf_counter()
-            order = np.argsort(-scores, kind="stable")  # what kb.search._ranking does today
+            order = np.argsort(-scores, kind="stable")  # kb.search._ranking's first version, for comparison
             _ = order[scores[order] > 0][:CANDIDATES]
             argsort_t.append(time.perf_counter() - started)
             started = time.perf_counter()
