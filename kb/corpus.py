@@ -94,6 +94,15 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, streamed: index vectors and model weights are large."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def decode_text(data: bytes, name: str) -> str:
     """Decode a corpus file as UTF-8, refusing anything else with a helpful message.
 

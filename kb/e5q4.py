@@ -26,7 +26,6 @@ are never imported here (the conversion only needs numpy and safetensors).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -39,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from kb.corpus import sha256_file
 
 __all__ = [
     "CONVERTER_VERSION",
@@ -178,15 +179,6 @@ def locate_source(source: ModelSource) -> Path:
         f"{source.filename}: not found in the installed {source.import_name!r} package "
         f"(looked for {source.relative_path!r}; expected {source.requirement})"
     )
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, streamed so large files need no extra memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _verify_source(source: ModelSource) -> Path:

@@ -17,7 +17,6 @@ sha256 of every artefact, so a truncated or edited file is refused with the fix.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -33,7 +32,7 @@ import numpy as np
 from kb import __version__
 from kb.analysis import JapaneseAnalyzer
 from kb.chunk import Chunk, chunk_document
-from kb.corpus import corpus_hashes, load_corpus, sha256_bytes
+from kb.corpus import corpus_hashes, load_corpus, sha256_bytes, sha256_file
 from kb.dense import DenseIndexSpec, build_dense, choose_spec, load_dense, save_dense
 from kb.lexical import LexicalIndex
 from kb.parse import PARSER_VERSION, parse_document
@@ -101,15 +100,6 @@ def chunk_from_record(record: dict) -> Chunk:
     return Chunk(**values)
 
 
-def _sha256_file(path: Path) -> str:
-    """sha256 of a file, streamed: at scale ``vectors.npy`` alone is gigabytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _fsync_tree(root: Path) -> None:
     """Flush every file and folder under ``root`` to disk before it is renamed into place,
     so that after a power cut the rename never points at empty files."""
@@ -146,7 +136,7 @@ def _owner_pid(name: str) -> int | None:
 
 def _artefact_checksums(build_dir: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(build_dir)): _sha256_file(p)
+        str(p.relative_to(build_dir)): sha256_file(p)
         for p in sorted(build_dir.rglob("*"))
         if p.is_file() and p.name != MANIFEST
     }
@@ -355,7 +345,7 @@ def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True
             path = build / name
             if not path.is_file():
                 raise IndexUnavailable(f"index file {name} is missing: run `kb build`")
-            if _sha256_file(path) != digest:
+            if sha256_file(path) != digest:
                 raise IndexUnavailable(f"index file {name} is damaged or was modified: run `kb build`")
     try:
         chunks = [

@@ -27,7 +27,8 @@ from kb.corpus import Document, load_corpus
 from kb.kpi_layouts import Progress, Row
 from kb.parse import parse_document
 from kb.parse.common import fold_width
-from kb.parse.kumamoto import floating_tables
+from kb.parse.comprehensive import INDICATORS_RE
+from kb.parse.kumamoto import APPENDIX_KPI_RE, floating_tables
 from kb.parse.model import GOAL, MEASURE, ParsedDocument, Section
 
 PATH_SEPARATOR = " > "
@@ -45,8 +46,6 @@ POPULATION_OUTLOOK = "人口の将来展望"
 FIRST_PERIOD_REVIEW = "第1期の検証（参考資料）"
 SECOND_VISION_RESULTS = "第2期ビジョンの実績"
 
-_APPENDIX_RE = re.compile(r"^(?P<label>数値目標|KPI)\s*単位$")
-_INDICATORS_RE = re.compile(r"^基本目標\s*目指す成果\s*施策指標$")
 _PROGRESS_RE = re.compile(r"^成果指標\s*\(KPI\)")
 #: Trailing path elements that name a KPI table rather than the measure it serves.
 _LABEL_ELEMENT_RE = re.compile(r"^(KPI|数値目標|■KPI.*|(?:KPI|数値目標)\s*単位|<.+分野>|脚注)$")
@@ -243,13 +242,13 @@ def _floating(builder: _Builder) -> None:
 
 def _appendix(builder: _Builder) -> None:
     doc = builder.doc
-    headers = [n for n, raw in enumerate(doc.lines, start=1) if _APPENDIX_RE.match(fold_width(raw))]
+    headers = [n for n, raw in enumerate(doc.lines, start=1) if APPENDIX_KPI_RE.match(fold_width(raw))]
     for index, header in enumerate(headers):
         section = builder.owners.get(header)
         limit = headers[index + 1] - 1 if index + 1 < len(headers) else len(doc.lines)
         if section is not None:
             limit = min(limit, max(section.lines))
-        match = _APPENDIX_RE.match(fold_width(doc.lines[header - 1]))
+        match = APPENDIX_KPI_RE.match(fold_width(doc.lines[header - 1]))
         assert match is not None
         rows, problems = layouts.appendix_table(_numbered(doc, header, limit))
         path = measure_path(section.path) if section else (doc.title,)
@@ -309,7 +308,7 @@ def _measures_by_goal(parsed: ParsedDocument) -> dict[int, list[Section]]:
 
 def _indicators(builder: _Builder) -> None:
     doc, parsed = builder.doc, builder.parsed
-    headers = [n for n, raw in enumerate(doc.lines, start=1) if _INDICATORS_RE.match(fold_width(raw))]
+    headers = [n for n, raw in enumerate(doc.lines, start=1) if INDICATORS_RE.match(fold_width(raw))]
     if not headers:
         return
     body_starts = sorted(s.lines[0] for s in parsed.sections if s.kind in (GOAL, MEASURE) and s.lines

@@ -39,6 +39,9 @@ from kb.parse.outline import build_outline, rule
 
 FAMILY = "kumamoto-strategy"
 
+#: Heading of a first-period KPI table in the appendix ("数値目標 単位" / "KPI 単位").
+APPENDIX_KPI_RE = re.compile(r"^(?P<label>数値目標|KPI)\s*単位$")
+
 _MEASURE_PARENTS = {"measures": MEASURE, "project": MEASURE}
 RULES = (
     rule("chapter", r"^(?P<num>[1-4])\s+[^\s。、]{2,20}$", max_indent=1),
@@ -55,7 +58,7 @@ RULES = (
          kind_under={"appx-measure": PARAGRAPH}, until=r"[。」]$", wrap_min=30, max_lines=3,
          allow_sentence_end=True),
     rule("appx-measure", r"^施策\s*(?P<num>\d+)\s+\S", parents=("appendix",)),
-    rule("appx-kpi", r"^(KPI|数値目標)\s*単位$", kind=KPI, parents=("appx-measure", "appendix")),
+    rule("appx-kpi", APPENDIX_KPI_RE.pattern, kind=KPI, parents=("appx-measure", "appendix")),
     rule("appx-label", r"^(方向性|課題・検証)$", parents=("appx-measure",)),
 )
 
