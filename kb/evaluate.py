@@ -109,10 +109,12 @@ def score(queries: Sequence[EvalQuery], runs: dict[str, dict[str, float]]) -> di
     """Per-query metric values computed by ranx."""
     from ranx import Qrels, Run, evaluate
 
-    qrels = {q.id: {f"p{i}": 1 for i in range(len(q.relevant))} for q in queries}
-    run = {q.id: (runs.get(q.id) or {"miss-none": 1.0}) for q in queries}
-    values = evaluate(Qrels(qrels), Run(run), list(METRICS), return_mean=False, make_comparable=True)
-    return {q.id: {m: float(values[m][i]) for m in METRICS} for i, q in enumerate(queries)}
+    qrels = Qrels({q.id: {f"p{i}": 1 for i in range(len(q.relevant))} for q in queries})
+    run = Run({q.id: (runs.get(q.id) or {"miss-none": 1.0}) for q in queries})
+    values = evaluate(qrels, run, list(METRICS), return_mean=False, make_comparable=True)
+    # ranx returns per-query values in its own (sorted) query order, not in ours.
+    order = list(qrels.keys())
+    return {qid: {m: float(values[m][i]) for m in METRICS} for i, qid in enumerate(order)}
 
 
 def _mean(rows: Iterable[dict[str, float]]) -> dict[str, float]:

@@ -37,6 +37,15 @@ def test_overlap_counts_and_long_hits_do_not():
     assert values["mrr@10"] == pytest.approx(0.5)
 
 
+def test_per_query_values_belong_to_their_query_whatever_the_id_order():
+    """ranx orders queries by id internally; "q2" listed before "d1" must keep its own values."""
+    relevant = (Passage("a", 10, 20),)
+    queries = [EvalQuery(qid, "x", "ja", "t", "tune", relevant) for qid in ("q2", "d1", "m3")]
+    found, missed = run_entries([_hit(1, "a", 10, 12)], relevant), run_entries([_hit(1, "a", 50, 60)], relevant)
+    values = score(queries, {"q2": found, "d1": missed, "m3": found})
+    assert {qid: v["recall@10"] for qid, v in values.items()} == {"q2": 1.0, "d1": 0.0, "m3": 1.0}
+
+
 def test_a_hit_found_twice_counts_once():
     relevant = (Passage("a", 10, 20),)
     entries = run_entries([_hit(1, "a", 10, 12), _hit(2, "a", 15, 18)], relevant)
