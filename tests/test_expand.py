@@ -30,6 +30,17 @@ def test_japanese_synonyms_are_added():
     assert "転出超過" in expanded.describe()
 
 
+def test_dense_text_names_a_few_plan_synonyms_beside_the_query():
+    vocabulary = QueryVocabulary.load()
+    expanded = QueryExpander(vocabulary).expand("人口流出を食い止めたい")
+    assert expanded.dense_text.startswith("人口流出を食い止めたい (")
+    assert "転出超過" in expanded.dense_text
+    named = expanded.dense_text.split(" (", 1)[1].rstrip(")").split("、")
+    assert len(named) == 4
+    assert QueryExpander(vocabulary, dense_terms=0).expand("人口流出を食い止めたい").dense_text == "人口流出を食い止めたい"
+    assert QueryExpander(vocabulary).expand("DXの推進").dense_text.count("(") <= 1
+
+
 def test_english_is_translated_for_lexical_and_dense_search():
     expanded = _expander().expand("which measures address the outflow of young women")
     added = {e.term for e in expanded.expansions}
