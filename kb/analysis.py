@@ -11,11 +11,17 @@ from dataclasses import dataclass
 
 from kb.text import normalize
 
+#: Recorded in the index manifest; bump it whenever :meth:`JapaneseAnalyzer.terms` changes
+#: what it returns, so an index built with other terms is rebuilt instead of misread.
+ANALYZER_VERSION = "2"
 #: POS (UniDic pos1) whose words carry topic.
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "代名詞", "接頭辞", "副詞"})
+#: Function-like words that pass the POS filter. UniDic lemmas are dictionary forms, often
+#: in kanji (する → 為る, できる → 出来る, こと → 事), so both spellings are listed.
 STOP_LEMMAS = frozenset(
-    {"する", "ある", "いる", "なる", "れる", "られる", "できる", "よう", "こと", "もの", "ため",
-     "など", "等", "図る", "行う", "おる", "いう", "その", "この", "これ", "それ", "の", "方", "的"}
+    {"する", "為る", "ある", "有る", "いる", "居る", "なる", "成る", "れる", "られる", "できる", "出来る",
+     "よう", "様", "こと", "事", "もの", "物", "ため", "為", "など", "等", "図る", "行う", "おる",
+     "いう", "言う", "その", "其の", "この", "此の", "これ", "此れ", "それ", "其れ", "の", "方", "的"}
 )
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from kb import __version__
-from kb.analysis import JapaneseAnalyzer
+from kb.analysis import ANALYZER_VERSION, JapaneseAnalyzer
 from kb.chunk import Chunk, chunk_document
 from kb.corpus import corpus_hashes, load_corpus, sha256_bytes, sha256_file
 from kb.dense import DenseIndexSpec, build_dense, choose_spec, load_dense, save_dense
@@ -285,7 +285,8 @@ def build_index(
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "model": {"name": embedder.name, "dimension": embedder.dimension},
             "dense_index": spec.to_dict(),
-            "lexical": {"library": "bm25s", "analyzer": "fugashi+unidic-lite lemmas"},
+            "lexical": {"library": "bm25s", "analyzer": "fugashi+unidic-lite lemmas",
+                        "analyzer_version": ANALYZER_VERSION},
             "corpus_dir": str(Path(corpus_dir)),
             "corpus": corpus_hashes(documents),
             "documents": {d.doc: d.metadata for d in documents},
@@ -337,9 +338,19 @@ def check_model(manifest: dict, model: str | None) -> None:
         )
 
 
+def check_analyzer(manifest: dict) -> None:
+    """Queries must be cut into terms the way the index was, or words silently stop matching."""
+    built_with = str(manifest.get("lexical", {}).get("analyzer_version", "1"))
+    if built_with != ANALYZER_VERSION:
+        raise IndexUnavailable(
+            f"index terms were made by analyzer version {built_with}, this kb uses {ANALYZER_VERSION}: run `kb build`"
+        )
+
+
 def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True) -> LoadedIndex:
     build, manifest = read_manifest(index_dir)
     check_model(manifest, model)
+    check_analyzer(manifest)
     if verify:
         for name, digest in manifest.get("artefacts", {}).items():
             path = build / name

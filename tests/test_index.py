@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from kb.analysis import ANALYZER_VERSION
 from kb.index import FORMAT_VERSION, IndexUnavailable, build_index, load_index, resolve_build
 
 
@@ -53,6 +54,17 @@ def test_a_different_model_is_refused(small_corpus, tmp_path, fake_embedder):
     build_index(small_corpus, tmp_path / "index", fake_embedder)
     with pytest.raises(IndexUnavailable, match="built with model 'fake-model'"):
         load_index(tmp_path / "index", model="intfloat/multilingual-e5-small")
+
+
+def test_an_index_tokenised_by_another_analyzer_is_refused(small_corpus, tmp_path, fake_embedder):
+    build_index(small_corpus, tmp_path / "index", fake_embedder)
+    manifest_file = resolve_build(tmp_path / "index") / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    assert manifest["lexical"]["analyzer_version"] == ANALYZER_VERSION
+    del manifest["lexical"]["analyzer_version"]  # indexes from before the field count as version 1
+    manifest_file.write_text(json.dumps(manifest))
+    with pytest.raises(IndexUnavailable, match="analyzer version 1.*run `kb build`"):
+        load_index(tmp_path / "index")
 
 
 def test_damaged_missing_or_newer_indexes_are_refused(small_corpus, tmp_path, fake_embedder):
