@@ -68,6 +68,15 @@ def test_future_design_plan_noise(parsed):
     assert 1608 in measure01.heading  # "01" is the measure's number, not a page
 
 
+def test_stacked_two_column_headings_get_their_own_paragraphs(parsed):
+    """「５．目標人口」「６．政策評価制度」 were extracted one after the other, bodies after both."""
+    by_title = {s.title: s for s in parsed["kurume-mirai-design-2035"].sections}
+    assert by_title["５．目標人口"].lines == [493, 497, 499, 501]  # 29万５千人 (2030)
+    assert by_title["６．政策評価制度"].lines == [495, 503, 505, 507, 509, 511]
+    assert by_title["１．目的"].lines[-2:] == [449, 451]
+    assert by_title["２．性格"].lines == [445, 453]
+
+
 def test_vertical_text_is_read_back_as_words(chunks):
     figure = next(c for c in chunks["kurume-mirai-design-2035"] if 634 in c.lines)
     assert "ツに親しむ環境づくり" in figure.text

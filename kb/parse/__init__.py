@@ -14,7 +14,7 @@ from kb.parse import comprehensive, fallback, kumamoto, strategy, vision, web
 from kb.parse.model import ParsedDocument, Section
 
 #: Bump when parsing changes what chunks or spans come out; the index records it.
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 
 FAMILIES: tuple[ModuleType, ...] = (strategy, comprehensive, vision, kumamoto, web, fallback)
 

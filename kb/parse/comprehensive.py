@@ -147,6 +147,35 @@ def _plan_sections(
     return sections
 
 
+def unstack_headings(sections: list[Section]) -> list[Section]:
+    """Give stacked sibling headings back their paragraphs.
+
+    The 基本計画の概要 page is set in two columns, and extraction emits the headings of a
+    column pair first: 「５．目標人口」「６．政策評価制度」, then the 目標人口 paragraph, then
+    the 政策評価制度 ones. Each heading of such a run (same style and parent, nothing under
+    it) takes the next paragraph, in order; the run's last heading keeps the rest (the
+    １．目的/２．性格/３．構成と期間 run leaves 構成と期間 with its title only: its diagram
+    was extracted after ４．区域 and stays there).
+    """
+    result = list(sections)
+    index = 0
+    while index < len(result):
+        run = [index]
+        while (
+            run[-1] + 1 < len(result)
+            and not result[run[-1]].blocks
+            and result[run[-1] + 1].style == result[index].style
+            and result[run[-1] + 1].path[:-1] == result[index].path[:-1]
+        ):
+            run.append(run[-1] + 1)
+        *empty, last = (result[i] for i in run)
+        if empty and len(last.blocks) >= len(empty):
+            for section in empty:
+                section.blocks = [last.blocks.pop(0)]
+        index = run[-1] + 1
+    return result
+
+
 def parse(doc: Document) -> ParsedDocument:
     lines = doc.lines
     noise: dict[int, str] = {n: BLANK for n, raw in enumerate(lines, start=1) if is_blank(raw)}
@@ -178,5 +207,6 @@ def parse(doc: Document) -> ParsedDocument:
             block.sort()
         for first in [n for n in section.heading if n in followers]:
             section.heading = sorted(section.heading + followers[first])
+    sections = unstack_headings(sections)
     sections += _plan_sections(lines, start, noise)
     return ParsedDocument(doc=doc.doc, family=FAMILY, sections=sections, noise=noise, display=display)
