@@ -173,6 +173,12 @@ def test_app_py_without_index_says_how_to_build(browser, tmp_path, corpus_dir):
         text = page.locator("#kb-results").inner_text()
         assert "検索インデックスがまだありません" in text and "kb build" in text and "./run.sh" in text
         assert page.locator("#kb-build").is_visible()
+        # The compare tab is there from the start and says what to do until an index exists.
+        page.get_by_role("tab", name="比較 / Compare").click()
+        page.locator("#kb-compare-query textarea, #kb-compare-query input").first.fill("子育て支援")
+        page.locator("#kb-compare-button").click()
+        page.wait_for_function(
+            "() => document.querySelector('#kb-compare-result').innerText.includes('There is no index yet')")
         context.close()
     finally:
         stop_app(process, timeout=10)

@@ -182,6 +182,17 @@ def test_compare_tab_html(comparisons):
     assert page.count('class="kbc-card kbc-kurume"') >= 1 and page.count('class="kbc-card kbc-kumamoto"') >= 1
 
 
+def test_compare_tab_view_before_an_index_exists_and_after(searcher, kpis):
+    from kb.ui.compare_tab import NO_INDEX, compare_view, message_html
+
+    assert compare_view(None, "子育て支援", kpis, 4) == (message_html(NO_INDEX), None)
+    shown, files = compare_view(searcher, "   ", kpis, 4)
+    assert "Cannot compare" in shown and files is None
+    shown, files = compare_view(searcher, "子育て支援", kpis, 4)
+    assert 'class="kbc-card kbc-kumamoto"' in shown
+    assert files is not None and files[0].endswith(".csv") and files[1].endswith(".md")
+
+
 def test_compare_tab_escapes_plan_text(comparisons):
     from dataclasses import replace
 

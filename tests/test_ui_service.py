@@ -188,7 +188,7 @@ def test_app_arguments(monkeypatch):
     assert (args.host, args.port, str(args.index), str(args.corpus)) == ("0.0.0.0", 8000, "x", "y")
 
 
-def test_app_exposes_search_api_and_optional_compare_tab(service, monkeypatch):
+def test_app_exposes_search_api_and_the_compare_tab(service, monkeypatch):
     from kb.ui.blocks import COMPARE_MODULE, build_app
 
     calls = []
@@ -205,6 +205,7 @@ def test_app_exposes_search_api_and_optional_compare_tab(service, monkeypatch):
     fake.add_compare_tab = add_compare_tab
     monkeypatch.setitem(sys.modules, COMPARE_MODULE, fake)
     demo = build_app(service)
-    assert calls == [(service.searcher, service.corpus_dir)]
+    assert len(calls) == 1 and calls[0][1] == service.corpus_dir
+    assert calls[0][0]() is service.searcher  # asked per comparison, not captured at start
     names = {fn.api_name for fn in demo.fns.values()}
     assert "search" in names

@@ -10,7 +10,6 @@ string restores that state in ``demo.load``.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 from dataclasses import replace
 from typing import Any
@@ -63,25 +62,24 @@ def _filter_updates(service: SearchService, state: UIState) -> tuple[Any, Any, U
     return gr.update(choices=plans, value=plan), gr.update(choices=goals, value=goal), narrowed
 
 
-def _add_optional_tabs(service: SearchService) -> None:
-    """The 比較 / Compare tab, when ``kb.ui.compare_tab`` exists (issue 7) and an index is loaded."""
-    if service.searcher is None or importlib.util.find_spec(COMPARE_MODULE) is None:
-        return
+def _add_compare_tab(service: SearchService) -> None:
+    """The 比較 / Compare tab. It asks the service for its searcher at each comparison, so
+    it works once an index is built from the page, with no restart."""
     try:
         module = importlib.import_module(COMPARE_MODULE)
-        module.add_compare_tab(service.searcher, service.corpus_dir)
-    except Exception:  # the search page must start even if an optional tab is broken
+        module.add_compare_tab(lambda: service.searcher, service.corpus_dir)
+    except Exception:  # the search page must start even if the compare tab is broken
         log.exception("the compare tab could not be added; starting with the search tab only")
 
 
 def build_app(service: SearchService) -> gr.Blocks:
-    """The whole page: header, 検索 / Search tab (and 比較 / Compare when present), JSON API."""
+    """The whole page: header, 検索 / Search and 比較 / Compare tabs, JSON API."""
     with gr.Blocks(title=L.TITLE, analytics_enabled=False, delete_cache=(3600, 7200)) as demo:
         gr.HTML(_header_html(service), elem_id="kb-header", js_on_load=None)
         with gr.Tabs():
             with gr.Tab(L.SEARCH_TAB, id="search"):
                 _search_tab(service, demo)
-            _add_optional_tabs(service)
+            _add_compare_tab(service)
 
         def search(query: str, city: str = "", doc: str = "", goal: str = "", k: int = DEFAULT_K) -> dict:
             """Search the plans; returns the JSON contract of `kb search --json` (or an error)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ LISTS = ("検索された施策（関連順）", "Measures found, most relevant 
 NOTHING = "該当なし / none"
 OUTSIDE = "※ 検索上位外の対応施策 / counterpart outside the top results"
 SAME = "同上 / same as above"
+NO_INDEX = ("索引がまだありません。「検索 / Search」タブで索引を作成してから比較してください。 / "
+            "There is no index yet: build it on the Search tab, then compare.")
 HOW = (
     "類似度は意味（埋め込み）と語の重なりの組み合わせです。{threshold:.3f} 以上を同じテーマとみなします"
     "（ラベル付きの施策ペアで決めたしきい値）。 / Similarity blends meaning (embeddings) and shared words; "
@@ -164,13 +166,33 @@ def _downloads(comparison: Comparison) -> tuple[str, str]:
     return str(folder / f"{name}.csv"), str(folder / f"{name}.md")
 
 
-def add_compare_tab(searcher, corpus_dir) -> None:  # type: ignore[no-untyped-def]
-    """Build the tab's components inside the caller's ``gr.Tabs`` context."""
+def compare_view(searcher, query: str, kpis: Sequence, k: int) -> tuple[str, tuple[str, str] | None]:  # type: ignore[no-untyped-def]
+    """The tab's HTML for one comparison and its CSV/Markdown files (None when there is none).
+
+    ``searcher`` is None until an index exists: the page may have been opened before
+    the index was built, and the tab says so instead of failing.
+    """
+    from kb.compare import compare
+    from kb.search import QueryError
+
+    if searcher is None:
+        return message_html(NO_INDEX), None
+    try:
+        comparison = compare(searcher, query, kpis=kpis, k=k)
+    except QueryError as exc:
+        return message_html(f"比較できません / Cannot compare: {exc}"), None
+    return comparison_html(comparison), _downloads(comparison)
+
+
+def add_compare_tab(get_searcher: Callable[[], Any], corpus_dir) -> None:  # type: ignore[no-untyped-def]
+    """Build the tab's components inside the caller's ``gr.Tabs`` context.
+
+    ``get_searcher`` is asked at every comparison, so an index built from the page
+    (after the app started without one) serves this tab without a restart.
+    """
     import gradio as gr
 
-    from kb.compare import compare
     from kb.kpi import load_kpis
-    from kb.search import QueryError
 
     kpis = load_kpis(corpus_dir).kpis if Path(corpus_dir).is_dir() else []
 
@@ -191,14 +213,11 @@ def add_compare_tab(searcher, corpus_dir) -> None:  # type: ignore[no-untyped-de
                          css_template=CSS, js_on_load=None, elem_id="kb-compare-result")
 
         def on_compare(query: str, n: float) -> list[Any]:
-            hidden = gr.update(visible=False)
-            try:
-                comparison = compare(searcher, query, kpis=kpis, k=int(n))
-            except QueryError as exc:
-                return [message_html(f"比較できません / Cannot compare: {exc}"), hidden, hidden]
-            csv_path, md_path = _downloads(comparison)
-            return [comparison_html(comparison), gr.update(value=csv_path, visible=True),
-                    gr.update(value=md_path, visible=True)]
+            shown, files = compare_view(get_searcher(), query, kpis, int(n))
+            if files is None:
+                hidden = gr.update(visible=False)
+                return [shown, hidden, hidden]
+            return [shown, gr.update(value=files[0], visible=True), gr.update(value=files[1], visible=True)]
 
         options: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": 1,
                                    "api_visibility": "private", "show_progress_on": [result]}
