@@ -32,7 +32,7 @@ LISTS = ("検索された施策（関連順）", "Measures found, most relevant 
 NOTHING = "該当なし / none"
 OUTSIDE = "※ 検索上位外の対応施策 / counterpart outside the top results"
 SAME = "同上 / same as above"
-NO_INDEX = ("索引がまだありません。「検索 / Search」タブで索引を作成してから比較してください。 / "
+NO_INDEX = ("検索インデックスがまだありません。「検索 / Search」タブの「インデックスを作成」で作成してから比較してください。 / "
             "There is no index yet: build it on the Search tab, then compare.")
 HOW = (
     "類似度は意味（埋め込み）と語の重なりの組み合わせです。{threshold:.3f} 以上を同じテーマとみなします"
