@@ -12,7 +12,7 @@ import itertools
 from dataclasses import replace
 from pathlib import Path
 
-from kb.evaluate import TUNING_SPLITS, evaluate_method, load_query_files
+from kb.evaluate import DEFAULT_QUERY_FILES, TUNING_SPLITS, evaluate_method, load_query_files
 from kb.search import SearchConfig
 from kb.session import open_searcher
 
@@ -24,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     searcher = open_searcher(args.index)
     searcher.embedder.encode_query = functools.lru_cache(maxsize=None)(searcher.embedder.encode_query)
-    files = [Path(args.queries), Path(args.queries).with_name("queries_dev.jsonl")]
+    files = [Path(args.queries)] + [Path(args.queries).with_name(f.name) for f in DEFAULT_QUERY_FILES[1:]]
     queries = [q for q in load_query_files(files) if q.split in TUNING_SPLITS]
     base = searcher.config
     # The knobs that mattered when the defaults were chosen (see the issue notes); a full

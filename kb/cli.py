@@ -223,7 +223,7 @@ def show(
 @app.command("eval")
 def eval_command(
     queries: Annotated[
-        list[Path] | None, typer.Option(help="Query files (JSONL); default eval/queries.jsonl + eval/queries_dev.jsonl.")
+        list[Path] | None, typer.Option(help="Query files (JSONL); default eval/queries.jsonl, queries_dev.jsonl, queries_dev2.jsonl.")
     ] = None,
     split: Annotated[str, typer.Option(help="tune, dev, heldout or all.")] = "all",
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "hybrid,lexical,dense",
@@ -234,9 +234,10 @@ def eval_command(
     model: ModelOption = None,
 ) -> None:
     """Recall@5/@10, MRR@10, nDCG@10 per method and query type (ranx)."""
+    from kb.evaluate import DEFAULT_QUERY_FILES
     from kb.evalreport import run_eval
 
-    files = queries or [Path("eval/queries.jsonl"), Path("eval/queries_dev.jsonl")]
+    files = queries or list(DEFAULT_QUERY_FILES)
     raise typer.Exit(run_eval(queries=files, split=split, methods=methods.split(","), out=out,
                               check=check, floor_file=floor_file, index=index, model=model))
 

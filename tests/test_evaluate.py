@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from kb.evaluate import EvalQuery, Passage, load_queries, run_entries, score
+from kb.evaluate import DEFAULT_QUERY_FILES, EvalQuery, Passage, load_queries, load_query_files, run_entries, score
 
 
 @dataclass
@@ -65,3 +65,20 @@ def test_query_file_is_valid_and_split(tmp_path):
     bad.write_text('{"id": "x", "query": "y", "relevant": [{"doc": "a"}]}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="bad.jsonl:1"):
         load_queries(bad)
+
+
+def test_every_query_file_points_at_real_lines(documents):
+    """All query files: unique ids, the README's types, tight spans on non-blank lines of real documents."""
+    queries = load_query_files(DEFAULT_QUERY_FILES)
+    assert len(queries) >= 300
+    assert {q.split for q in queries} == {"tune", "dev", "heldout"}
+    for split in ("tune", "dev", "heldout"):
+        assert {q.type for q in queries if q.split == split} == {
+            "ja_natural", "en", "keyword", "cross_city", "kpi", "synonym"}
+    for q in queries:
+        assert q.relevant, q.id
+        for p in q.relevant:
+            doc = documents[p.doc]
+            assert 1 <= p.start <= p.end <= len(doc.lines), (q.id, p)
+            assert p.end - p.start < 60, (q.id, p)
+            assert doc.line(p.start).strip(), (q.id, p)
