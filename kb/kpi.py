@@ -3,10 +3,12 @@
 Planners compare targets ("which targets each set"), so a KPI is a record, not a
 passage: indicator, unit, baseline and target with their years, the measure or goal
 it belongs to (its heading path, in the same coordinates as chunk heading paths) and
-its source lines. Tables are found by their printed shape (kb.kpi_layouts), not by
-trusting one parser's section kinds, and each record is attached to the section the
-parser says owns its lines, so search results and comparisons can show the KPIs of
-the measures they return (:func:`kpis_for_chunk`).
+its source lines. Tables with a heading of their own (Kumamoto's appendix KPI tables, the
+comprehensive plan's 施策指標 pages) are the parser's sections of that heading style;
+tables without one (floating 基準値/目標値 tables, ◇ lines, progress tables) are found
+by their printed shape. Rows are read by kb.kpi_layouts, and each record is attached to
+the section the parser says owns its lines, so search results and comparisons can show
+the KPIs of the measures they return (:func:`kpis_for_chunk`).
 
 Nothing is invented: a value the plan does not print stays ``None`` (the comprehensive
 plan's 施策指標 are names only), and every line inside a KPI table that could not be
@@ -27,9 +29,9 @@ from kb.corpus import Document, load_corpus
 from kb.kpi_layouts import Progress, Row
 from kb.parse import parse_document
 from kb.parse.common import fold_width
-from kb.parse.comprehensive import INDICATORS_RE
-from kb.parse.kumamoto import APPENDIX_KPI_RE, floating_tables
-from kb.parse.model import GOAL, MEASURE, ParsedDocument, Section
+from kb.parse.comprehensive import INDICATORS_STYLE
+from kb.parse.kumamoto import APPENDIX_KPI_RE, APPENDIX_KPI_STYLE, floating_tables
+from kb.parse.model import MEASURE, ParsedDocument, Section
 
 PATH_SEPARATOR = " > "
 
@@ -240,20 +242,20 @@ def _floating(builder: _Builder) -> None:
         builder.add(rows, problems, label=label, layout="floating", path=measure_path(owner))
 
 
+def _tables(builder: _Builder, style: str) -> list[tuple[Section, int, int]]:
+    """The parser's table sections of one heading style, with their first and last line."""
+    return [(s, s.lines[0], s.lines[-1]) for s in builder.parsed.sections if s.style == style and s.lines]
+
+
 def _appendix(builder: _Builder) -> None:
     doc = builder.doc
-    headers = [n for n, raw in enumerate(doc.lines, start=1) if APPENDIX_KPI_RE.match(fold_width(raw))]
-    for index, header in enumerate(headers):
-        section = builder.owners.get(header)
-        limit = headers[index + 1] - 1 if index + 1 < len(headers) else len(doc.lines)
-        if section is not None:
-            limit = min(limit, max(section.lines))
+    for section, header, end in _tables(builder, APPENDIX_KPI_STYLE):
         match = APPENDIX_KPI_RE.match(fold_width(doc.lines[header - 1]))
         assert match is not None
-        rows, problems = layouts.appendix_table(_numbered(doc, header, limit))
-        path = measure_path(section.path) if section else (doc.title,)
+        rows, problems = layouts.appendix_table(_numbered(doc, header, end))
         label = NUMERIC_TARGET if match.group("label") == "数値目標" else KPI_LABEL
-        builder.add(rows, problems, label=label, layout="appendix", path=path, period=FIRST_PERIOD_REVIEW)
+        builder.add(rows, problems, label=label, layout="appendix", path=measure_path(section.path),
+                    period=FIRST_PERIOD_REVIEW)
 
 
 def _diamonds(builder: _Builder) -> None:
@@ -308,15 +310,8 @@ def _measures_by_goal(parsed: ParsedDocument) -> dict[int, list[Section]]:
 
 def _indicators(builder: _Builder) -> None:
     doc, parsed = builder.doc, builder.parsed
-    headers = [n for n, raw in enumerate(doc.lines, start=1) if INDICATORS_RE.match(fold_width(raw))]
-    if not headers:
-        return
-    body_starts = sorted(s.lines[0] for s in parsed.sections if s.kind in (GOAL, MEASURE) and s.lines
-                         and s.lines[0] > headers[-1])
     measures = _measures_by_goal(parsed)
-    for index, header in enumerate(headers):
-        end = headers[index + 1] - 1 if index + 1 < len(headers) else (body_starts[0] - 1 if body_starts
-                                                                       else len(doc.lines))
+    for section, header, end in _tables(builder, INDICATORS_STYLE):
         entries, goals, problems = layouts.indicator_entries(_numbered(doc, header, end))
         targets = [m for goal in sorted(goals) for m in measures.get(goal, [])]
         if len(targets) != len(entries):
@@ -326,7 +321,7 @@ def _indicators(builder: _Builder) -> None:
                 "entries kept without their 施策"))
             targets = []
         for position, entry in enumerate(entries):
-            path = measure_path(targets[position].path) if targets else measure_path(builder.path_of([header]))
+            path = measure_path(targets[position].path) if targets else measure_path(section.path)
             rows = [Row(name=name, lines=entry.lines if len(entry.lines) == 1 else _line_of(doc, entry.lines, name))
                     for name in layouts.split_indicators(entry.name)]
             builder.add(rows, problems, label=INDICATOR, layout="indicators", path=path)

@@ -36,6 +36,8 @@ PLAN_PART = "基本計画"
 
 #: Heading of each page of the 施策指標 list (基本目標 / 目指す成果 / 施策指標 columns).
 INDICATORS_RE = re.compile(r"^基本目標\s*目指す成果\s*施策指標$")
+#: Heading style of those pages (kb.kpi reads the 施策指標 entries from these sections).
+INDICATORS_STYLE = "indicators"
 
 RULES = (
     rule("chapter", r"^(?P<num>[1-9])\s+.+–.*–$"),
@@ -45,7 +47,7 @@ RULES = (
     rule("item", r"^(?P<num>\d)\.\s*\S{2,20}$", parents=("part",)),
     rule("paren", r"^\((?P<num>\d)\)\S", parents=("part",)),
     rule("point", r"^●\S[^。、]{2,30}$", parents=("paren", "part")),
-    rule("indicators", INDICATORS_RE.pattern, kind=KPI, parents=("part",)),
+    rule(INDICATORS_STYLE, INDICATORS_RE.pattern, kind=KPI, parents=("part",)),
 )
 
 GOAL_PAGE_RE = re.compile(r"^(?P<num>\d{1,2})\s+「(?P<name>.+?)」")

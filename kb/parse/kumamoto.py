@@ -41,6 +41,8 @@ FAMILY = "kumamoto-strategy"
 
 #: Heading of a first-period KPI table in the appendix ("数値目標 単位" / "KPI 単位").
 APPENDIX_KPI_RE = re.compile(r"^(?P<label>数値目標|KPI)\s*単位$")
+#: Heading style of the appendix KPI tables (kb.kpi reads their rows from these sections).
+APPENDIX_KPI_STYLE = "appx-kpi"
 
 _MEASURE_PARENTS = {"measures": MEASURE, "project": MEASURE}
 RULES = (
@@ -58,7 +60,7 @@ RULES = (
          kind_under={"appx-measure": PARAGRAPH}, until=r"[。」]$", wrap_min=30, max_lines=3,
          allow_sentence_end=True),
     rule("appx-measure", r"^施策\s*(?P<num>\d+)\s+\S", parents=("appendix",)),
-    rule("appx-kpi", APPENDIX_KPI_RE.pattern, kind=KPI, parents=("appx-measure", "appendix")),
+    rule(APPENDIX_KPI_STYLE, APPENDIX_KPI_RE.pattern, kind=KPI, parents=("appx-measure", "appendix")),
     rule("appx-label", r"^(方向性|課題・検証)$", parents=("appx-measure",)),
 )
 
