@@ -103,6 +103,21 @@ def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def sizes_match(directory: Path, sizes: dict[str, int]) -> bool:
+    """Every file named in ``sizes`` exists under ``directory`` with that size.
+
+    A cheap check that an installed artefact (converted model, ONNX export) is whole
+    without hashing hundreds of megabytes on every start.
+    """
+    for name, size in sizes.items():
+        try:
+            if (Path(directory) / name).stat().st_size != size:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def decode_text(data: bytes, name: str) -> str:
     """Decode a corpus file as UTF-8, refusing anything else with a helpful message.
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.corpus import sha256_file
+from kb.corpus import sha256_file, sizes_match
 
 __all__ = [
     "CONVERTER_VERSION",
@@ -674,13 +674,7 @@ def is_complete_model_dir(path: Path) -> bool:
     sizes = marker.get("files", {})
     if not isinstance(sizes, dict) or not all(name in sizes for name in _REQUIRED_FILES):
         return False
-    for name, size in sizes.items():
-        try:
-            if (path / name).stat().st_size != size:
-                return False
-        except OSError:
-            return False
-    return True
+    return sizes_match(path, sizes)
 
 
 def _remove_stale_temps(parent: Path, name: str) -> None:

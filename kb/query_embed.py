@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.corpus import sizes_match
+
 FORMAT = 1
 META = "meta.json"
 VARIANTS = ("int8", "fp32")
@@ -499,13 +501,7 @@ def _valid_meta(directory: Path, model_name: str) -> dict | None:
     recorded = meta.get("source")
     if recorded is not None and recorded != model_fingerprint(model_name):
         return None
-    for name, size in meta.get("files", {}).items():
-        try:
-            if (directory / name).stat().st_size != size:
-                return None
-        except OSError:
-            return None
-    return meta
+    return meta if sizes_match(directory, meta.get("files", {})) else None
 
 
 # --------------------------------------------------------------------------
