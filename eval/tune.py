@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from kb.evaluate import DEFAULT_QUERY_FILES, TUNING_SPLITS, evaluate_method, load_query_files
-from kb.search import SearchConfig
 from kb.session import open_searcher
 
 

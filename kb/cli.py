@@ -234,8 +234,8 @@ def eval_command(
     model: ModelOption = None,
 ) -> None:
     """Recall@5/@10, MRR@10, nDCG@10 per method and query type (ranx)."""
-    from kb.evaluate import DEFAULT_QUERY_FILES
     from kb.evalreport import run_eval
+    from kb.evaluate import DEFAULT_QUERY_FILES
 
     files = queries or list(DEFAULT_QUERY_FILES)
     raise typer.Exit(run_eval(queries=files, split=split, methods=methods.split(","), out=out,
