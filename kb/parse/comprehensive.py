@@ -149,8 +149,8 @@ def _plan_sections(
     return sections
 
 
-def unstack_headings(sections: list[Section]) -> list[Section]:
-    """Give stacked sibling headings back their paragraphs.
+def unstack_headings(sections: list[Section]) -> None:
+    """Give stacked sibling headings back their paragraphs (in place).
 
     The 基本計画の概要 page is set in two columns, and extraction emits the headings of a
     column pair first: 「５．目標人口」「６．政策評価制度」, then the 目標人口 paragraph, then
@@ -159,23 +159,21 @@ def unstack_headings(sections: list[Section]) -> list[Section]:
     １．目的/２．性格/３．構成と期間 run leaves 構成と期間 with its title only: its diagram
     was extracted after ４．区域 and stays there).
     """
-    result = list(sections)
     index = 0
-    while index < len(result):
+    while index < len(sections):
         run = [index]
         while (
-            run[-1] + 1 < len(result)
-            and not result[run[-1]].blocks
-            and result[run[-1] + 1].style == result[index].style
-            and result[run[-1] + 1].path[:-1] == result[index].path[:-1]
+            run[-1] + 1 < len(sections)
+            and not sections[run[-1]].blocks
+            and sections[run[-1] + 1].style == sections[index].style
+            and sections[run[-1] + 1].path[:-1] == sections[index].path[:-1]
         ):
             run.append(run[-1] + 1)
-        *empty, last = (result[i] for i in run)
+        *empty, last = (sections[i] for i in run)
         if empty and len(last.blocks) >= len(empty):
             for section in empty:
                 section.blocks = [last.blocks.pop(0)]
         index = run[-1] + 1
-    return result
 
 
 def parse(doc: Document) -> ParsedDocument:
@@ -209,6 +207,6 @@ def parse(doc: Document) -> ParsedDocument:
             block.sort()
         for first in [n for n in section.heading if n in followers]:
             section.heading = sorted(section.heading + followers[first])
-    sections = unstack_headings(sections)
+    unstack_headings(sections)
     sections += _plan_sections(lines, start, noise)
     return ParsedDocument(doc=doc.doc, family=FAMILY, sections=sections, noise=noise, display=display)
