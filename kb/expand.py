@@ -45,6 +45,9 @@ class SynonymGroup:
 class GlossaryEntry:
     en: tuple[str, ...]
     ja: tuple[str, ...]
+    #: Words inside this entry's phrases are not translated on their own: "return home"
+    #: is a U-turn, and its "home" must not add 住宅.
+    whole: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ class QueryVocabulary:
             for g in data.get("synonyms", [])
         )
         glossary = tuple(
-            GlossaryEntry(tuple(e.lower().strip() for e in g["en"]), tuple(normalize(t) for t in g["ja"]))
+            GlossaryEntry(
+                tuple(e.lower().strip() for e in g["en"]), tuple(normalize(t) for t in g["ja"]), bool(g.get("whole", False))
+            )
             for g in data.get("glossary", [])
         )
         return cls(version=str(data.get("meta", {}).get("version", "0")), synonyms=synonyms, glossary=glossary)
@@ -167,14 +172,20 @@ class QueryExpander:
         self.dense_terms = dense_terms
         self.synonym_weight = synonym_weight
         self.alternate_weight = alternate_weight
-        phrases: dict[tuple[str, ...], GlossaryEntry] = {}
+        # A key matches as written first, then with plurals folded: "metropolitan area"
+        # (the Kurume wide area) and "metropolitan areas" (Tokyo, Osaka …) are different
+        # entries, and folding alone would let whichever came first take both.
+        exact: dict[tuple[str, ...], GlossaryEntry] = {}
+        folded: dict[tuple[str, ...], GlossaryEntry] = {}
         for entry in vocabulary.glossary:
             for key in entry.en:
-                words = tuple(_singular(w) for w in _WORD.findall(key.lower()))
+                words = tuple(_WORD.findall(key.lower()))
                 if words:
-                    phrases.setdefault(words, entry)
-        self._phrases = phrases
-        self._longest = max((len(k) for k in phrases), default=1)
+                    exact.setdefault(words, entry)
+                    folded.setdefault(tuple(_singular(w) for w in words), entry)
+        self._exact = exact
+        self._folded = folded
+        self._longest = max((len(k) for k in exact), default=1)
 
     def _synonyms(self, text: str, seen: set[str], weight: float) -> list[Expansion]:
         """Synonyms of every group term found in ``text`` (longest matches win)."""
@@ -204,14 +215,20 @@ class QueryExpander:
 
         Shorter phrases inside a longer match are translated too: "outflow of young
         women" maps to youth out-migration, and "young women" inside it adds 若い女性.
+        An entry marked ``whole`` keeps its words to itself ("return home" adds no 住宅).
         """
-        words = [_singular(w) for w in _WORD.findall(text.lower())]
+        written = _WORD.findall(text.lower())
+        words = [_singular(w) for w in written]
         matches: list[tuple[int, int, GlossaryEntry]] = []
+        owned: set[int] = set()
         for size in range(min(self._longest, len(words)), 0, -1):
             for start in range(len(words) - size + 1):
-                entry = self._phrases.get(tuple(words[start : start + size]))
-                if entry:
+                entry = self._exact.get(tuple(written[start : start + size])) or self._folded.get(
+                    tuple(words[start : start + size])
+                )
+                if entry and not owned.intersection(range(start, start + size)):
                     matches.append((start, start + size, entry))
+            owned.update(i for start, end, entry in matches if entry.whole for i in range(start, end))
         out: list[Expansion] = []
         covered: set[int] = set()
         for start, end, entry in matches:

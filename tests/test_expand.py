@@ -54,3 +54,66 @@ def test_language_detection():
     assert detect_language("子育て支援") == "ja"
     assert detect_language("child care support") == "en"
     assert detect_language("DX 推進") == "ja"
+
+
+TINY_GLOSSARY = """
+[meta]
+version = "t"
+
+[[glossary]]
+en = ["metropolitan areas", "big cities"]
+ja = ["大都市圏"]
+
+[[glossary]]
+en = ["metropolitan area"]
+ja = ["連携中枢都市圏"]
+
+[[glossary]]
+en = ["homes"]
+ja = ["住宅"]
+
+[[glossary]]
+en = ["return home"]
+ja = ["Uターン"]
+whole = true
+
+[[glossary]]
+en = ["outflow of young women"]
+ja = ["若年層の流出"]
+
+[[glossary]]
+en = ["young women"]
+ja = ["若い女性"]
+"""
+
+
+def _tiny_expander(tmp_path) -> QueryExpander:  # type: ignore[no-untyped-def]
+    path = tmp_path / "terms.toml"
+    path.write_text(TINY_GLOSSARY, encoding="utf-8")
+    return QueryExpander(QueryVocabulary.load(path))
+
+
+def _translated(expander: QueryExpander, query: str) -> set[str]:
+    return {e.term for e in expander.expand(query).expansions}
+
+
+def test_a_key_as_written_beats_another_entrys_plural_fold(tmp_path):
+    expander = _tiny_expander(tmp_path)
+    assert _translated(expander, "moving to metropolitan areas") == {"大都市圏"}
+    assert _translated(expander, "the Kurume metropolitan area") == {"連携中枢都市圏"}
+    assert _translated(expander, "a home") == {"住宅"}, "plural folding still applies when nothing matches as written"
+
+
+def test_a_whole_entry_keeps_its_words_to_itself(tmp_path):
+    expander = _tiny_expander(tmp_path)
+    assert _translated(expander, "help graduates return home") == {"Uターン"}
+    assert _translated(expander, "return home and buy homes") == {"Uターン", "住宅"}
+    # entries are not whole by default: the shorter phrase inside is translated as well
+    assert _translated(expander, "outflow of young women") == {"若年層の流出", "若い女性"}
+
+
+def test_real_vocabulary_resolves_the_old_plural_collisions():
+    expander = _expander()
+    assert "出産" in _translated(expander, "support for childbirth")
+    assert "出生数" in _translated(expander, "number of births")
+    assert "住宅" not in _translated(expander, "young people who return home")
