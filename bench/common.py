@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class MemorySampler:
             self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), value)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> MemorySampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -96,7 +97,7 @@ def run_child(module: str, args: list[str], *, env: dict | None = None, timeout:
     environment = dict(os.environ, HF_HUB_OFFLINE="1", **(env or {}))
     started = time.perf_counter()
     proc = subprocess.run(
-        [PYTHON, "-m", module, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout
+        [PYTHON, "-m", module, *args], check=False, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout
     )
     wall = time.perf_counter() - started
     if proc.returncode != 0:

@@ -24,12 +24,12 @@ KB = str(Path(sys.executable).with_name("kb"))
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True)
     return time.perf_counter() - started, proc
 
 
 def import_profile(cmd: list[str], env: dict[str, str], top: int = 12) -> list[dict]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", *cmd], cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-X", "importtime", *cmd], check=False, cwd=ROOT, env=env, capture_output=True, text=True)
     rows = []
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:

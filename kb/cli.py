@@ -147,10 +147,13 @@ def _batch(searcher, path: Path, k: int, filters) -> int:  # type: ignore[no-unt
             continue
         try:
             item = json.loads(line)
-            if not isinstance(item, dict) or not isinstance(item.get("query"), str):
-                raise ValueError("expected an object with a string 'query'")
+            problem = "" if isinstance(item, dict) and isinstance(item.get("query"), str) else (
+                "expected an object with a string 'query'"
+            )
         except ValueError as exc:
-            typer.echo(f"error: {path}:{number}: malformed line ({exc})", err=True)
+            problem = str(exc)
+        if problem:
+            typer.echo(f"error: {path}:{number}: malformed line ({problem})", err=True)
             bad += 1
             continue
         out = {"id": item.get("id"), "query": item["query"]}

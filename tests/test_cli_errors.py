@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_kb(*args: str | bytes, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
     env.pop("KB_DEBUG", None)
-    proc = subprocess.run([*KB, *args], cwd=cwd or ROOT, env=env, capture_output=True, timeout=timeout)
+    proc = subprocess.run([*KB, *args], check=False, cwd=cwd or ROOT, env=env, capture_output=True, timeout=timeout)
     proc.stdout_text = proc.stdout.decode("utf-8", "replace")  # type: ignore[attr-defined]
     proc.stderr_text = proc.stderr.decode("utf-8", "replace")  # type: ignore[attr-defined]
     return proc
