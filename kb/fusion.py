@@ -1,8 +1,10 @@
 """Combining ranked lists from lexical and dense search.
 
 Reciprocal rank fusion needs no score calibration between BM25 and cosine, which
-is why it is the usual default; a weighted sum of min-max normalised scores is
-kept as the alternative the evaluation compares against.
+is why it is the usual default elsewhere. Here a weighted sum of min-max normalised
+scores is the default (``SearchConfig.fusion = "sum"``): it keeps how far ahead a
+strong lexical match is, and it beat RRF (k = 10, 30, 60) on the tune and dev splits.
+RRF stays selectable for comparison.
 """
 
 from __future__ import annotations
