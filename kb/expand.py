@@ -33,6 +33,13 @@ DENSE_TERMS = 4
 
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
 _WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+#: Articles and possessives never decide what a phrase means ("start their own business" is
+#: "start a business"), so glossary keys and queries are matched without them.
+_FILLER = frozenset({"a", "an", "the", "their", "own", "his", "her", "its", "our", "your", "my", "some"})
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if w not in _FILLER]
 
 
 @dataclass(frozen=True)
@@ -135,7 +142,9 @@ def detect_cities(text: str) -> tuple[str, ...]:
 
 
 _KPI_MARKERS = ("目標値", "数値目標", "目標は", "kpi", "指標", "基準値", "何人", "何件", "いくつ", "どのくらい",
-                "target", "indicator", "how many", "how much", "goal value", "benchmark")
+                "どれくらい", "どれだけ", "何%", "何パーセント", "何割", "いくら", "何か所", "何カ所",
+                "target", "indicator", "how many", "how much", "goal value", "benchmark", "what percentage",
+                "what level")
 
 
 def detect_kpi_intent(text: str) -> bool:
@@ -179,7 +188,7 @@ class QueryExpander:
         folded: dict[tuple[str, ...], GlossaryEntry] = {}
         for entry in vocabulary.glossary:
             for key in entry.en:
-                words = tuple(_WORD.findall(key.lower()))
+                words = tuple(_content_words(key))
                 if words:
                     exact.setdefault(words, entry)
                     folded.setdefault(tuple(_singular(w) for w in words), entry)
@@ -217,7 +226,7 @@ class QueryExpander:
         women" maps to youth out-migration, and "young women" inside it adds 若い女性.
         An entry marked ``whole`` keeps its words to itself ("return home" adds no 住宅).
         """
-        written = _WORD.findall(text.lower())
+        written = _content_words(text)
         words = [_singular(w) for w in written]
         matches: list[tuple[int, int, GlossaryEntry]] = []
         owned: set[int] = set()

@@ -117,3 +117,19 @@ def test_real_vocabulary_resolves_the_old_plural_collisions():
     assert "出産" in _translated(expander, "support for childbirth")
     assert "出生数" in _translated(expander, "number of births")
     assert "住宅" not in _translated(expander, "young people who return home")
+
+
+def test_articles_and_possessives_do_not_break_a_phrase(tmp_path):
+    path = tmp_path / "terms.toml"
+    path.write_text('[meta]\nversion = "t"\n\n[[glossary]]\nen = ["start a business"]\nja = ["創業"]\n', encoding="utf-8")
+    expander = QueryExpander(QueryVocabulary.load(path))
+    for query in ("people who start their own business", "start a business", "help to start business"):
+        assert _translated(expander, query) == {"創業"}, query
+
+
+def test_questions_about_amounts_want_kpis():
+    from kb.expand import detect_kpi_intent
+
+    assert detect_kpi_intent("社会動態はどれくらいのプラスを目標にしている？")
+    assert detect_kpi_intent("What percentage of graduates stay?")
+    assert not detect_kpi_intent("若い女性の転出を抑える施策は？")
