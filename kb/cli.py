@@ -226,7 +226,7 @@ def show(
 @app.command("eval")
 def eval_command(
     queries: Annotated[
-        list[Path] | None, typer.Option(help="Query files (JSONL); default eval/queries.jsonl, queries_dev.jsonl, queries_dev2.jsonl.")
+        list[Path] | None, typer.Option(help="Query files (JSONL); default eval/queries.jsonl and queries_dev*.jsonl.")
     ] = None,
     split: Annotated[str, typer.Option(help="tune, dev, heldout or all.")] = "all",
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "hybrid,lexical,dense",

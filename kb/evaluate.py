@@ -21,8 +21,13 @@ METRICS = ("recall@5", "recall@10", "mrr@10", "ndcg@10")
 SPLITS = ("tune", "dev", "heldout")
 #: Splits that may be used to choose settings; the held-out split never is.
 TUNING_SPLITS = ("tune", "dev")
-#: The query set: tune + held-out (queries.jsonl), then two dev files written later.
-DEFAULT_QUERY_FILES = (Path("eval/queries.jsonl"), Path("eval/queries_dev.jsonl"), Path("eval/queries_dev2.jsonl"))
+#: The query set: tune + held-out (queries.jsonl), then three dev files written later.
+DEFAULT_QUERY_FILES = (
+    Path("eval/queries.jsonl"),
+    Path("eval/queries_dev.jsonl"),
+    Path("eval/queries_dev2.jsonl"),
+    Path("eval/queries_dev3.jsonl"),
+)
 
 
 @dataclass(frozen=True)
