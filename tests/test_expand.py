@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from kb.expand import QueryExpander, QueryVocabulary, detect_language
+from kb.expand import QueryExpander, QueryVocabulary, _content_words, detect_language
 
 
 def _expander() -> QueryExpander:
@@ -18,6 +18,13 @@ def test_vocabulary_file_is_well_formed():
     assert all(len(g.terms) >= 2 for g in vocabulary.synonyms)
     keys = Counter(key for entry in vocabulary.glossary for key in entry.en)
     assert not [k for k, n in keys.items() if n > 1]
+    # keys are matched without articles ("start a business" = "start business"): that must not
+    # make two entries' keys the same
+    owners: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    for entry in vocabulary.glossary:
+        for key in entry.en:
+            owners.setdefault(tuple(_content_words(key)), set()).add(entry.ja)
+    assert not [k for k, entries in owners.items() if len(entries) > 1]
     terms = Counter(t for g in vocabulary.synonyms for t in set(g.terms))
     assert not [t for t, n in terms.items() if n > 1], "a term in two groups would chain them"
 
