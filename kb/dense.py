@@ -60,19 +60,18 @@ def ivf_probes(nlist: int) -> int:
 
 def choose_spec(count: int, dimension: int) -> DenseIndexSpec:
     """The index type for ``count`` vectors (thresholds measured by bench/scale.py)."""
-    if count <= FLAT_MAX:
-        return DenseIndexSpec(type="flat")
-    nlist = ivf_lists(count)
-    return DenseIndexSpec(type="ivfsq8", nlist=nlist, nprobe=ivf_probes(nlist))
+    return spec_for_type("flat" if count <= FLAT_MAX else "ivfsq8", count, dimension)
 
 
 def spec_for_type(kind: str, count: int, dimension: int, **overrides: int) -> DenseIndexSpec:
-    """A spec of a given type with the default parameters for ``count`` vectors (benchmarks)."""
+    """A spec of a given type with the default parameters for ``count`` vectors
+    (:func:`choose_spec`'s choice, or any type for the benchmarks)."""
+    nlist = ivf_lists(count)
     base = {
         "flat": DenseIndexSpec(type="flat"),
         "hnsw": DenseIndexSpec(type="hnsw"),
-        "ivfsq8": DenseIndexSpec(type="ivfsq8", nlist=ivf_lists(count), nprobe=ivf_probes(ivf_lists(count))),
-        "ivfpq": DenseIndexSpec(type="ivfpq", nlist=ivf_lists(count), pq_m=max(8, dimension // 8), nprobe=32),
+        "ivfsq8": DenseIndexSpec(type="ivfsq8", nlist=nlist, nprobe=ivf_probes(nlist)),
+        "ivfpq": DenseIndexSpec(type="ivfpq", nlist=nlist, pq_m=max(8, dimension // 8), nprobe=32),
     }[kind]
     return DenseIndexSpec(**(base.to_dict() | overrides))
 

@@ -402,12 +402,14 @@ def export_query_encoder(
         if record.get("source") == fingerprint and record.get("format") == FORMAT:
             raise QueryEncoderUnavailable(f"an earlier export failed ({record.get('error', '?')}); `kb model prepare` retries")
     try:
-        return _export(embedder, target, report)
+        installed = _export(embedder, target, report)
     except Exception as exc:
         target.parent.mkdir(parents=True, exist_ok=True)
         failed.write_text(json.dumps({"format": FORMAT, "source": fingerprint, "error": f"{exc.__class__.__name__}: {exc}"[:300]}),
                           encoding="utf-8")
         raise
+    failed.unlink(missing_ok=True)
+    return installed
 
 
 def _export(embedder, target: Path, report: Callable[[str], None]) -> Path:  # type: ignore[no-untyped-def]
@@ -458,7 +460,6 @@ def _export(embedder, target: Path, report: Callable[[str], None]) -> Path:  # t
             os.rename(target, aside)
             shutil.rmtree(aside, ignore_errors=True)
         os.rename(temporary, target)
-        target.with_name(target.name + ".failed").unlink(missing_ok=True)
         report(f"query encoder ready in {time.perf_counter() - started:.1f} s (min cosine {cosines})")
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

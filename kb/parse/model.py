@@ -57,7 +57,6 @@ class Section:
         return sorted(owned)
 
 
-
 @dataclass
 class ParsedDocument:
     """What a layout family made of one document."""
