@@ -52,10 +52,10 @@ class TimedEmbedder:
 
 def make_embedder(variant: str, model: str):  # type: ignore[no-untyped-def]
     if variant == "torch":
-        from kb.embed import Embedder
+        from kb.embed.sentence import Embedder
 
         return Embedder(model)
-    from kb.query_embed import QueryEncoder
+    from kb.embed.query_encoder import QueryEncoder
 
     return QueryEncoder(model, variant=variant.removeprefix("onnx-"))
 
@@ -87,10 +87,10 @@ def measure_latency(searcher, embedder: TimedEmbedder, queries: list[str], round
 
 
 def measure_recall(searcher, methods=("hybrid", "dense")) -> dict:  # type: ignore[no-untyped-def]
-    from kb.evaluate import load_queries
+    from kb.evaluation.metrics import load_queries
 
     queries = load_queries(ROOT / "eval" / "queries.jsonl")
-    from kb.evaluate import evaluate_method
+    from kb.evaluation.metrics import evaluate_method
 
     out = {}
     for split in ("tune", "heldout"):
@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from kb.index import load_index
-    from kb.search import Searcher
+    from kb.index.store import load_index
+    from kb.search.searcher import Searcher
 
     index = load_index(args.index)
     queries = [row["query"] for row in eval_queries()]

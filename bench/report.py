@@ -47,7 +47,7 @@ def contention(section: dict | None) -> str:
 
 
 def chosen_scale_rows(scale: dict) -> dict[int, dict]:
-    """Per size: the configuration :func:`kb.dense.choose_spec` picks, with its figures."""
+    """Per size: the configuration :func:`kb.index.dense.choose_spec` picks, with its figures."""
     out: dict[int, dict] = {}
     for size_key, spec in (scale.get("choices") or {}).items():
         size = int(size_key)
@@ -97,7 +97,7 @@ def targets(query: dict | None, startup: dict | None, scale: dict | None) -> str
         lexical = (scale.get("lexical") or {}).get("1000000")
         if lexical and "serve" in lexical:
             s = lexical["serve"]
-            rows.append(["10^6 chunks: lexical, BM25 scores + top-100 (argpartition, as kb.search ranks), p95", f"<= {SCALE_P95_MS:.0f} ms",
+            rows.append(["10^6 chunks: lexical, BM25 scores + top-100 (argpartition, as kb.search.searcher ranks), p95", f"<= {SCALE_P95_MS:.0f} ms",
                          (f"{s['scores_ms']['p95'] + s['argpartition_ms']['p95']:.1f} ms with argpartition; "
                           f"{s['scores_ms']['p95'] + s['argsort_ms']['p95']:.1f} ms with a full argsort (the first version)"),
                          verdict(s["scores_ms"]["p95"] + s["argpartition_ms"]["p95"] <= SCALE_P95_MS)])
@@ -214,7 +214,7 @@ def scale_section(scale: dict) -> str:
             s = entry["serve"]
             rows.append([f"{entry['size']:,}", entry["type"], str(s["kb_limit"]), f(s["kb_search_path_ms"]["p95"], 1),
                          f(s["topk_only_ms"]["p95"], 1)])
-    out += ("Around FAISS, `kb.search.Searcher.dense_scores` asks for max(2000, 20×candidates) neighbours, fills a score "
+    out += ("Around FAISS, `kb.search.searcher.Searcher.dense_scores` asks for max(2000, 20×candidates) neighbours, fills a score "
             "array over all chunks and `_ranking` argsorts it; at scale that costs more than the ANN search:\n\n")
     out += table(["chunks", "index", "neighbours asked", "kb path p95 ms", "top-100 only p95 ms"], rows)
     rows = []
@@ -232,12 +232,12 @@ def scale_section(scale: dict) -> str:
             f"{terms} terms on average):\n\n")
     out += table(["docs", "build s", "build peak MB", "tokens", "vocabulary", "disk MB", "search RSS MB",
                   "scores() p50 / p95 ms", "full argsort p95 ms", "argpartition top-100 p95 ms"], rows)
-    out += ("\n`scores()` is `kb.lexical.LexicalIndex.scores` (the weighted sum of the query terms' BM25 columns); "
-            "a full argsort of all N scores (kb.search's first version) dominates at scale; `np.argpartition` for the "
-            "top 100, which `kb.search._ranking` now uses, does the same job in a fraction of the time.\n")
+    out += ("\n`scores()` is `kb.index.lexical.LexicalIndex.scores` (the weighted sum of the query terms' BM25 columns); "
+            "a full argsort of all N scores (kb.search.searcher's first version) dominates at scale; `np.argpartition` for the "
+            "top 100, which `kb.search.searcher._ranking` now uses, does the same job in a fraction of the time.\n")
     choices = scale.get("choices") or {}
     if choices:
-        out += "\nWhat `kb.dense.choose_spec` picks (recorded as `dense_index` in the index manifest):\n\n"
+        out += "\nWhat `kb.index.dense.choose_spec` picks (recorded as `dense_index` in the index manifest):\n\n"
         out += table(["chunks", "type", "nlist", "nprobe"],
                      [[f"{int(k):,}", v["type"], str(v["nlist"] or "–"), str(v["nprobe"] if v["type"] != "flat" else "–")]
                       for k, v in choices.items()])
@@ -278,7 +278,7 @@ def plot(scale: dict, query: dict | None) -> bool:
         series.setdefault(label, []).append((entry["size"], best["latency_ms"]["p95"], best["recall@10"]))
     for size, chosen in chosen_scale_rows(scale).items():
         spec = chosen["spec"]
-        series.setdefault("dense as kb.dense.choose_spec picks it", []).append(
+        series.setdefault("dense as kb.index.dense.choose_spec picks it", []).append(
             (size, chosen["run"]["latency_ms"]["p95"], chosen["run"]["recall@10"]))
         series.setdefault("kb dense path today around that index (2000 neighbours + argsort over N)", []).append(
             (size, chosen["entry"]["serve"]["kb_search_path_ms"]["p95"], None))
@@ -288,7 +288,7 @@ def plot(scale: dict, query: dict | None) -> bool:
             s = entry["serve"]
             series.setdefault("lexical: scores + argpartition top-100", []).append(
                 (entry["size"], s["scores_ms"]["p95"] + s["argpartition_ms"]["p95"], None))
-            series.setdefault("lexical: scores + full argsort (kb.search today)", []).append(
+            series.setdefault("lexical: scores + full argsort (kb.search.searcher today)", []).append(
                 (entry["size"], s["scores_ms"]["p95"] + s["argsort_ms"]["p95"], None))
     if not series:
         return False

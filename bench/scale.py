@@ -15,7 +15,7 @@ Data (made once into ``$KB_SCALE_DIR``, default /tmp/kb-scale, and reused):
   co-occurrence), 30% from the real corpus-wide term frequencies, 10% from a
   Zipf-distributed tail of 300k rare terms (vocabulary keeps growing with the
   corpus, as Heaps' law says); the queries are the eval queries' weighted lemmas
-  exactly as :meth:`kb.search.Searcher.lexical_scores` builds them.
+  exactly as :meth:`kb.search.searcher.Searcher.lexical_scores` builds them.
 
 Each index is built in one child process (build time, peak memory) and searched
 in another (load time, resident memory, latency of single queries on one
@@ -59,7 +59,7 @@ CANDIDATES = 100  # what fusion takes from each ranker (SearchConfig.candidates)
 
 
 def real_vectors() -> np.ndarray:
-    from kb.index import load_index
+    from kb.index.store import load_index
 
     return np.asarray(load_index(ROOT / "index").vectors, dtype=np.float32)
 
@@ -109,7 +109,7 @@ def prepare(max_size: int) -> dict:
             stale.unlink()
     if not (DATA / "queries.npy").is_file():
         from bench.common import eval_queries
-        from kb.query_embed import QueryEncoder
+        from kb.embed.query_encoder import QueryEncoder
 
         encoder = QueryEncoder(json.loads((ROOT / "index" / "current" / "manifest.json").read_text())["model"]["name"], variant="fp32")
         np.save(DATA / "queries.npy", encoder.encode_queries([r["query"] for r in eval_queries()]))
@@ -149,7 +149,7 @@ def ground_truth(size: int, k: int = 100) -> np.ndarray:
 def dense_build(size: int, kind: str) -> dict:
     import faiss
 
-    from kb.dense import build_dense, save_dense, spec_for_type
+    from kb.index.dense import build_dense, save_dense, spec_for_type
 
     vectors = np.load(DATA / "vectors.npy", mmap_mode="r")[:size]
     spec = spec_for_type(kind, size, DIM)
@@ -165,7 +165,7 @@ def dense_build(size: int, kind: str) -> dict:
 def dense_serve(size: int, kind: str) -> dict:
     import faiss
 
-    from kb.dense import DenseIndexSpec, configure, load_dense, spec_for_type
+    from kb.index.dense import DenseIndexSpec, configure, load_dense, spec_for_type
 
     faiss.omp_set_num_threads(1)  # one request = one thread; the app serves several at once
     base = rss_mb()
@@ -210,7 +210,7 @@ def dense_serve(size: int, kind: str) -> dict:
                             hits += len(set(best[:10].tolist()) & set(truth[i].tolist()))
                 runs.append({"params": params | {"rerank": depth}, "latency_ms": percentiles(latencies),
                              "recall@10": hits / (10 * len(queries))})
-    # What kb.search does around FAISS today at this size (a score array over all chunks,
+    # What kb.search.searcher does around FAISS today at this size (a score array over all chunks,
     # a full argsort), next to taking the top candidates only.
     limit = size if size <= 5000 else min(size, max(CANDIDATES * 20, 1000))
     overhead, lean = [], []
@@ -241,10 +241,10 @@ def lexical_inputs() -> dict:
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     from bench.common import eval_queries
-    from kb.analysis import JapaneseAnalyzer
-    from kb.expand import QueryExpander, QueryVocabulary
-    from kb.index import load_index
-    from kb.search import validate_query
+    from kb.analysis.lemmas import JapaneseAnalyzer
+    from kb.search.expand import QueryExpander, QueryVocabulary
+    from kb.index.store import load_index
+    from kb.search.searcher import validate_query
 
     analyzer = JapaneseAnalyzer()
     index = load_index(ROOT / "index")
@@ -303,7 +303,7 @@ def synthetic_term_lists(size: int, inputs: dict, rng: np.random.Generator) -> l
 
 
 def lexical_build(size: int) -> dict:
-    from kb.lexical import LexicalIndex
+    from kb.index.lexical import LexicalIndex
 
     inputs = lexical_inputs()
     started = time.perf_counter()
@@ -323,7 +323,7 @@ def lexical_build(size: int) -> dict:
 
 
 def lexical_serve(size: int) -> dict:
-    from kb.lexical import LexicalIndex
+    from kb.index.lexical import LexicalIndex
 
     base = rss_mb()
     started = time.perf_counter()
@@ -340,7 +340,7 @@ def lexical_serve(size: int) -> dict:
             scores = index.scores(q)
             score_t.append(time.perf_counter() - started)
             started = time.perf_counter()
-            order = np.argsort(-scores, kind="stable")  # kb.search._ranking's first version, for comparison
+            order = np.argsort(-scores, kind="stable")  # kb.search.searcher._ranking's first version, for comparison
             _ = order[scores[order] > 0][:CANDIDATES]
             argsort_t.append(time.perf_counter() - started)
             started = time.perf_counter()
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> dict:
                 result["lexical"][key] = {"size": size, "error": str(exc)[-500:]}
                 print(f"lexical {size}: FAILED {exc}", flush=True)
             save("scale", result)
-    from kb.dense import choose_spec
+    from kb.index.dense import choose_spec
 
     result["choices"] = {str(size): choose_spec(size, DIM).to_dict() for size in (10_000, 100_000, 500_000, 1_000_000, 10_000_000)}
     result["load_after"] = load_average()

@@ -1,7 +1,7 @@
 """Grid search over search settings on the tune and dev splits only (never the held-out split).
 
 Usage: .venv/bin/python eval/tune.py [--index index]
-Prints Recall@10 / MRR@10 per setting; the chosen defaults live in kb.search.SearchConfig.
+Prints Recall@10 / MRR@10 per setting; the chosen defaults live in kb.search.searcher.SearchConfig.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import itertools
 from dataclasses import replace
 from pathlib import Path
 
-from kb.evaluate import DEFAULT_QUERY_FILES, TUNING_SPLITS, evaluate_method, load_query_files
-from kb.session import open_searcher
+from kb.evaluation.metrics import DEFAULT_QUERY_FILES, TUNING_SPLITS, evaluate_method, load_query_files
+from kb.service import open_searcher
 
 
 def main() -> None:

@@ -12,10 +12,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from kb.corpus import Document, SourceSpan
-from kb.parse import ParsedDocument, parse_document
-from kb.parse.model import GOAL, KPI, MEASURE, Section
-from kb.text import clean_line, ends_sentence, join_wrapped, normalize, wrap_width
+from kb.ingest.corpus import Document, SourceSpan
+from kb.ingest.parse import ParsedDocument, parse_document
+from kb.ingest.parse.model import GOAL, KPI, MEASURE, Section
+from kb.ingest.text import clean_line, ends_sentence, join_wrapped, normalize, wrap_width
 
 #: Upper bounds of one chunk: characters of display text and lines of source span.
 MAX_CHARS = 900

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.chunk import Chunk, chunk_document
-from kb.corpus import CorpusError, Document, load_corpus
+from kb.ingest.corpus import CorpusError, Document, load_corpus
 
 ADDRESS_RE = re.compile(r"^(?P<doc>[^:]+):(?P<start>\d+)(?:-(?P<end>\d+))?$")
 

@@ -29,14 +29,14 @@ def corpus_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def documents():
-    from kb.corpus import load_corpus
+    from kb.ingest.corpus import load_corpus
 
     return {d.doc: d for d in load_corpus(CORPUS)}
 
 
 @pytest.fixture(scope="session")
 def parsed(documents):
-    from kb.parse import parse_document
+    from kb.ingest.parse import parse_document
 
     return {name: parse_document(doc) for name, doc in documents.items()}
 
@@ -77,7 +77,7 @@ def fake_embedder() -> FakeEmbedder:
 @pytest.fixture(scope="session")
 def real_index(tmp_path_factory) -> Path:
     """Path of an index of the real corpus built with the default model."""
-    from kb.index import IndexUnavailable, load_index
+    from kb.index.store import IndexUnavailable, load_index
 
     given = os.environ.get("KB_TEST_INDEX")
     if given:
@@ -87,9 +87,9 @@ def real_index(tmp_path_factory) -> Path:
                 return Path(given)
         except IndexUnavailable:
             pass
-    from kb.e5q4 import DEFAULT_MODEL_NAME
-    from kb.embed import Embedder
-    from kb.index import build_index
+    from kb.embed.e5q4 import DEFAULT_MODEL_NAME
+    from kb.embed.sentence import Embedder
+    from kb.index.store import build_index
 
     target = tmp_path_factory.mktemp("index")
     build_index(CORPUS, target, Embedder(DEFAULT_MODEL_NAME))
@@ -98,6 +98,6 @@ def real_index(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def searcher(real_index):
-    from kb.session import open_searcher
+    from kb.service import open_searcher
 
     return open_searcher(real_index)

@@ -1,6 +1,6 @@
 """Lexical analysis: lemmas of content words, one tagger."""
 
-from kb.analysis import JapaneseAnalyzer
+from kb.analysis.lemmas import JapaneseAnalyzer
 
 
 def test_terms_are_content_word_lemmas():

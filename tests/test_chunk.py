@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kb.chunk import MAX_SPAN, chunk_document
-from kb.corpus import Document
-from kb.parse.model import GOAL, KPI, MEASURE
+from kb.ingest.corpus import Document
+from kb.ingest.parse.model import GOAL, KPI, MEASURE
 
 
 def test_chunk_spans_are_bounded_and_text_comes_from_owned_lines(documents, chunks):

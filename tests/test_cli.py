@@ -17,7 +17,7 @@ CONTRACT = {"rank", "score", "doc", "title", "city", "section", "kind", "line_st
 def kb(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "kb.cli", *args], cwd=ROOT, env=env, input=stdin,
+        [sys.executable, "-m", "kb.cli.main", *args], cwd=ROOT, env=env, input=stdin,
         capture_output=True, text=True, timeout=300, check=False,
     )
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from kb.index import FORMAT_VERSION, build_index, load_index, resolve_build
+from kb.index.store import FORMAT_VERSION, build_index, load_index, resolve_build
 
-KB = [sys.executable, "-m", "kb.cli"]
+KB = [sys.executable, "-m", "kb.cli.main"]
 ROOT = Path(__file__).resolve().parents[1]
 
 

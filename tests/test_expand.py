@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from kb.expand import QueryExpander, QueryVocabulary, _content_words, detect_language
+from kb.search.expand import QueryExpander, QueryVocabulary, _content_words, detect_language
 
 
 def _expander() -> QueryExpander:
@@ -135,7 +135,7 @@ def test_articles_and_possessives_do_not_break_a_phrase(tmp_path):
 
 
 def test_questions_about_amounts_want_kpis():
-    from kb.expand import detect_kpi_intent
+    from kb.search.expand import detect_kpi_intent
 
     assert detect_kpi_intent("社会動態はどれくらいのプラスを目標にしている？")
     assert detect_kpi_intent("What percentage of graduates stay?")

@@ -3,7 +3,7 @@ a failing model. The previous index must always still load and answer, and no
 half-written build may ever become ``current``.
 
 Builds run in child processes with a fake, fast embedder; the child announces each
-step of :func:`kb.index.build_index` on stdout (and pauses there briefly) so the
+step of :func:`kb.index.store.build_index` on stdout (and pauses there briefly) so the
 parent can kill it exactly inside that step.
 """
 
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.index import build_index, load_index, resolve_build
-from kb.search import Searcher
+from kb.index.store import build_index, load_index, resolve_build
+from kb.search.searcher import Searcher
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ CHILD = textwrap.dedent(
     r'''
     import hashlib, json, os, sys, time
     import numpy as np
-    import kb.index as ix
+    import kb.index.store as ix
 
     PAUSE = float(os.environ.get("FAULT_PAUSE", "0.15"))
 
@@ -166,7 +166,7 @@ def test_sigkill_at_random_moments(tmp_path, built, fake_embedder):
 def test_full_disk_in_process_leaves_no_half_written_index(built, fake_embedder, monkeypatch):
     corpus, index = built
     old = resolve_build(index)
-    import kb.index as ix
+    import kb.index.store as ix
 
     def no_space(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -213,7 +213,7 @@ def test_cli_build_on_a_full_disk_says_so_in_one_line(tmp_path, real_index, corp
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
 
-    proc = subprocess.run([sys.executable, "-m", "kb.cli", "build", "--corpus", str(corpus_dir), "--index", str(index)],
+    proc = subprocess.run([sys.executable, "-m", "kb.cli.main", "build", "--corpus", str(corpus_dir), "--index", str(index)],
                           check=False, capture_output=True, text=True, env=_child_env(), preexec_fn=limit, timeout=600, cwd=ROOT)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode != 0 and "Traceback" not in proc.stderr

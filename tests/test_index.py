@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from kb.analysis import ANALYZER_VERSION
-from kb.index import FORMAT_VERSION, IndexUnavailable, build_index, load_index, resolve_build
+from kb.analysis.lemmas import ANALYZER_VERSION
+from kb.index.store import FORMAT_VERSION, IndexUnavailable, build_index, load_index, resolve_build
 
 
 @pytest.fixture

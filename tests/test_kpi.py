@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kb import kpi_layouts as layouts
-from kb.kpi import (
+from kb.kpi import layouts
+from kb.kpi.extract import (
     FIRST_PERIOD_REVIEW,
     INDICATOR,
     Kpi,

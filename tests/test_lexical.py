@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kb.lexical import LexicalIndex
+from kb.index.lexical import LexicalIndex
 
 
 def test_weighted_scores_equal_bm25s_sums(tmp_path):

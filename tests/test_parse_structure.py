@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from kb.parse import family_for
-from kb.parse.model import GOAL, KPI, MEASURE, PAGE_NUMBER, RUNNING_HEADER, TOC
+from kb.ingest.parse import family_for
+from kb.ingest.parse.model import GOAL, KPI, MEASURE, PAGE_NUMBER, RUNNING_HEADER, TOC
 
 
 def _sections(parsed, doc, **match):

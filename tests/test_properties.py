@@ -33,8 +33,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kb.chunk import MAX_SPAN, chunk_document
-from kb.corpus import Document, split_lines
-from kb.parse import family_for, parse_document
+from kb.ingest.corpus import Document, split_lines
+from kb.ingest.parse import family_for, parse_document
 
 EXAMPLES = int(os.environ.get("KB_HYPOTHESIS_EXAMPLES", "30"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -175,8 +175,8 @@ def test_windows_of_plans_keep_the_invariants(real_documents, data):
 
 @pytest.fixture(scope="module")
 def tokenizers_pair():
-    from kb.e5q4 import DEFAULT_MODEL_NAME
-    from kb.query_embed import UnigramTokenizer, encoder_dir, installed_meta
+    from kb.embed.e5q4 import DEFAULT_MODEL_NAME
+    from kb.embed.query_encoder import UnigramTokenizer, encoder_dir, installed_meta
 
     if installed_meta(DEFAULT_MODEL_NAME) is None:
         pytest.skip("no ONNX query encoder installed (kb build / kb model prepare makes it)")

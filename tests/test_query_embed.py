@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def installed():
-    from kb.e5q4 import DEFAULT_MODEL_NAME
-    from kb.query_embed import installed_meta
+    from kb.embed.e5q4 import DEFAULT_MODEL_NAME
+    from kb.embed.query_encoder import installed_meta
 
     if installed_meta(DEFAULT_MODEL_NAME) is None:
         pytest.skip("no ONNX query encoder installed (kb build / kb model prepare makes it)")
@@ -24,7 +24,7 @@ def installed():
 
 
 def test_int8_and_fp32_agree_and_vectors_are_unit_length(installed):
-    from kb.query_embed import MIN_COSINE, QueryEncoder
+    from kb.embed.query_encoder import MIN_COSINE, QueryEncoder
 
     queries = ["若い女性の転出を抑える施策は？", "How do the plans support childcare?", "ＤＸ推進 KPI"]
     fp32 = QueryEncoder(installed, variant="fp32").encode_queries(queries)
@@ -35,7 +35,7 @@ def test_int8_and_fp32_agree_and_vectors_are_unit_length(installed):
 
 
 def test_repeated_queries_come_from_the_cache(installed):
-    from kb.query_embed import QueryEncoder
+    from kb.embed.query_encoder import QueryEncoder
 
     encoder = QueryEncoder(installed)
     first = encoder.encode_query("子育て支援")
@@ -55,7 +55,7 @@ def _python(code: str) -> str:
 def test_searching_never_imports_torch(installed, real_index):
     out = _python(
         "import sys\n"
-        "from kb.session import open_searcher\n"
+        "from kb.service import open_searcher\n"
         f"s = open_searcher({str(real_index)!r})\n"
         "assert s.search('子育て支援').hits\n"
         "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers', 'bm25s', 'numba') if m in sys.modules))"
@@ -67,7 +67,7 @@ def test_help_imports_nothing_heavy():
     out = _python(
         "import sys\n"
         "from typer.testing import CliRunner\n"
-        "from kb.cli import app\n"
+        "from kb.cli.main import app\n"
         "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
         "print(sorted(m for m in ('torch', 'numpy', 'faiss', 'fugashi', 'gradio', 'onnxruntime', 'rich.markdown') "
         "if m in sys.modules))"
@@ -77,7 +77,7 @@ def test_help_imports_nothing_heavy():
 
 def test_a_failed_export_is_remembered_not_retried_every_time(tmp_path, monkeypatch):
     monkeypatch.setenv("KB_HOME", str(tmp_path))
-    from kb.embed import ensure_query_encoder
+    from kb.embed.sentence import ensure_query_encoder
 
     calls = []
 

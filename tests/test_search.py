@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.search import MAX_QUERY_CHARS, Filters, QueryError, balance_cities, same_measure, validate_query
+from kb.search.searcher import MAX_QUERY_CHARS, Filters, QueryError, balance_cities, same_measure, validate_query
 
 ACCEPTANCE = ["which measures address the outflow of young women", "若い女性の転出超過"]
 

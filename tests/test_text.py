@@ -1,6 +1,6 @@
 """Text helpers: normalisation and joining lines the PDF wrapped."""
 
-from kb.text import continues, join_wrapped, normalize, wrap_width
+from kb.ingest.text import continues, join_wrapped, normalize, wrap_width
 
 
 def test_normalize_folds_width_and_controls():

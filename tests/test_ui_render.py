@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 from urllib.parse import unquote
 
 from kb.chunk import Chunk
-from kb.expand import ExpandedQuery, Expansion
-from kb.search import Hit, SearchResult
+from kb.search.expand import ExpandedQuery, Expansion
+from kb.search.searcher import Hit, SearchResult
 from kb.sourceview import SourceView
 from kb.ui import labels as L
 from kb.ui import render

@@ -149,8 +149,8 @@ def test_missing_index_service_explains_how_to_build(tmp_path, corpus_dir):
 
 
 def test_build_from_the_page_then_search(tmp_path, corpus_dir, fake_embedder):
-    from kb.index import load_index
-    from kb.search import Searcher
+    from kb.index.store import load_index
+    from kb.search.searcher import Searcher
 
     service = open_service(tmp_path / "index", corpus_dir, log=lambda line: None)
     stages = []
@@ -166,14 +166,14 @@ def test_kpis_fall_back_to_tables_when_kb_kpi_breaks(monkeypatch, chunks, corpus
     from kb.ui.kpis import KpiLookup
     from kb.ui.service import kpi_provider
 
-    broken = types.ModuleType("kb.kpi")
-    broken.__spec__ = importlib.machinery.ModuleSpec("kb.kpi", None)
+    broken = types.ModuleType("kb.kpi.extract")
+    broken.__spec__ = importlib.machinery.ModuleSpec("kb.kpi.extract", None)
 
     def load_kpis(corpus):
         raise RuntimeError("half-written module")
 
     broken.load_kpis = load_kpis
-    monkeypatch.setitem(sys.modules, "kb.kpi", broken)
+    monkeypatch.setitem(sys.modules, "kb.kpi.extract", broken)
     everything = [c for doc_chunks in chunks.values() for c in doc_chunks]
     assert isinstance(kpi_provider(everything, corpus_dir), KpiLookup)
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kb.corpus import CITY_CHOICES
+from kb.ingest.corpus import CITY_CHOICES
 from kb.ui.state import (
     DEFAULT_K,
     MAX_K,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kb.compare import DENSE_WEIGHT, THRESHOLD, aligner_for
-from kb.compare_eval import best_threshold, choose, cross_validate, grid_search, load_pairs
-from kb.session import open_searcher
+from kb.compare.align import DENSE_WEIGHT, THRESHOLD, aligner_for
+from kb.compare.tuning import best_threshold, choose, cross_validate, grid_search, load_pairs
+from kb.service import open_searcher
 
 HERE = Path(__file__).resolve().parent
 

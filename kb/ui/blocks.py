@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from kb.corpus import CITY_CHOICES
+from kb.ingest.corpus import CITY_CHOICES
 from kb.ui import labels as L
 from kb.ui import render
 from kb.ui.service import SearchService, SearchView

@@ -1,7 +1,7 @@
 """The 比較 / Compare tab: Kurume and Kumamoto side by side for one topic.
 
 :func:`add_compare_tab` is called by :mod:`kb.ui.blocks` inside its ``gr.Tabs``. The
-comparison itself is :func:`kb.compare.compare`; this module only turns it into HTML
+comparison itself is :func:`kb.compare.align.compare`; this module only turns it into HTML
 (pure :func:`comparison_html`, testable without a browser) and wires the events.
 Every measure links to its source with the app's URL convention ``?q=…&doc=…&line=…``,
 which opens the search tab with that passage in the source view (in a new browser tab,
@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kb.compare import Comparison, Measure, Pair
-from kb.compare_render import kpi_text, plan_name
+from kb.compare.align import Comparison, Measure, Pair
+from kb.compare.render import kpi_text, plan_name
 
 TAB_LABEL = "比較 / Compare"
 QUERY_LABEL = "比べたいテーマ・質問 / Topic to compare"
@@ -156,8 +156,8 @@ def message_html(text: str) -> str:
 
 
 def _downloads(comparison: Comparison) -> tuple[str, str]:
-    from kb.compare_cli import slug
-    from kb.compare_render import comparison_csv, comparison_markdown
+    from kb.cli.tools import slug
+    from kb.compare.render import comparison_csv, comparison_markdown
 
     folder = Path(tempfile.mkdtemp(prefix="kb-compare-"))
     name = f"compare-{slug(comparison.query)}"
@@ -172,8 +172,8 @@ def compare_view(searcher, query: str, kpis: Sequence, k: int) -> tuple[str, tup
     ``searcher`` is None until an index exists: the page may have been opened before
     the index was built, and the tab says so instead of failing.
     """
-    from kb.compare import compare
-    from kb.search import QueryError
+    from kb.compare.align import compare
+    from kb.search.searcher import QueryError
 
     if searcher is None:
         return message_html(NO_INDEX), None
@@ -192,7 +192,7 @@ def add_compare_tab(get_searcher: Callable[[], Any], corpus_dir) -> None:  # typ
     """
     import gradio as gr
 
-    from kb.kpi import load_kpis
+    from kb.kpi.extract import load_kpis
 
     kpis = load_kpis(corpus_dir).kpis if Path(corpus_dir).is_dir() else []
 

@@ -8,7 +8,7 @@ from the chunks alone: the KPI chunks of the same document whose *scope* (their 
 without the label) is a prefix of the hit's path, most specific scope first. A
 Kumamoto measure under 基本目標１ › (１) gets the (１) table, not 基本目標１'s 数値目標.
 
-When ``kb.kpi`` (structured KPI records, issue 7) is present the app prefers its
+When ``kb.kpi.extract`` (structured KPI records, issue 7) is present the app prefers its
 records; this lookup is the fallback. See :func:`kb.ui.service.kpi_provider`.
 """
 
@@ -36,7 +36,7 @@ class KpiEntry:
     line_start: int
     line_end: int
     label: str = ""
-    #: One indicator on one line (a ``kb.kpi`` record) rather than a table's raw rows.
+    #: One indicator on one line (a ``kb.kpi.extract`` record) rather than a table's raw rows.
     record: bool = False
 
 

@@ -81,7 +81,7 @@ KIND_LABELS = {
     "paragraph": "本文 / text",
 }
 
-#: Japanese for the user-facing messages of :func:`kb.search.validate_query` (matched by substring).
+#: Japanese for the user-facing messages of :func:`kb.search.searcher.validate_query` (matched by substring).
 QUERY_ERROR_JA = (
     ("is empty", "検索語が空です。質問やキーワードを入力してください。"),
     ("control characters", "制御文字が含まれています。普通の文字で入力してください。"),
@@ -95,7 +95,7 @@ QUERY_ERROR_JA = (
 
 
 def query_error_ja(message: str) -> str:
-    """The Japanese line for a :class:`~kb.search.QueryError` message, or a generic one."""
+    """The Japanese line for a :class:`~kb.search.searcher.QueryError` message, or a generic one."""
     for needle, japanese in QUERY_ERROR_JA:
         if needle in message:
             return japanese

@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from kb.corpus import KUMAMOTO, KURUME, WIDE_AREA
+from kb.ingest.corpus import KUMAMOTO, KURUME, WIDE_AREA
 from kb.present import breadcrumb, highlight_html, highlight_terms, normalize_preserving_length
-from kb.search import Hit, SearchResult
+from kb.search.searcher import Hit, SearchResult
 from kb.sourceview import SourceView
 from kb.ui import labels as L
 from kb.ui.kpis import KpiEntry
@@ -229,7 +229,7 @@ def message_html(title: tuple[str, str], detail: str = "", *, kind: str = "info"
 
 
 def query_error_html(message: str) -> str:
-    """A :class:`~kb.search.QueryError` as the user sees it: Japanese, then the English message."""
+    """A :class:`~kb.search.searcher.QueryError` as the user sees it: Japanese, then the English message."""
     return message_html(L.CANNOT_SEARCH, f"{L.query_error_ja(message)} / {message[:1].upper()}{message[1:]}.",
                         kind="warning")
 

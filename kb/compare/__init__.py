@@ -1,0 +1,1 @@
+"""Comparing two cities' plans: retrieval per city, measure alignment, rendering, threshold tuning."""

@@ -1,0 +1,1 @@
+"""Recall evaluation over span-overlap judgements (ranx) and the `kb eval` report."""

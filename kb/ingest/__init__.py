@@ -1,0 +1,1 @@
+"""Reading plans: the corpus folder, text cleaning and the layout-family parsers."""

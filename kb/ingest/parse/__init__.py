@@ -1,0 +1,30 @@
+"""Parse a plan into its outline: one parser per layout family, tried in order.
+
+The first family whose ``claims`` accepts a document parses it; ``fallback`` accepts
+everything, so a new kind of plan is searchable (as paragraphs) before anyone
+writes a parser for it.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from kb.ingest.corpus import Document
+from kb.ingest.parse import comprehensive, fallback, kumamoto, strategy, vision, web
+from kb.ingest.parse.model import ParsedDocument, Section
+
+#: Bump when parsing changes what chunks or spans come out; the index records it.
+PARSER_VERSION = "3"
+
+FAMILIES: tuple[ModuleType, ...] = (strategy, comprehensive, vision, kumamoto, web, fallback)
+
+
+def family_for(doc: Document) -> ModuleType:
+    return next(module for module in FAMILIES if module.claims(doc))
+
+
+def parse_document(doc: Document) -> ParsedDocument:
+    return family_for(doc).parse(doc)
+
+
+__all__ = ["PARSER_VERSION", "ParsedDocument", "Section", "family_for", "parse_document"]

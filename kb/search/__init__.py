@@ -1,0 +1,1 @@
+"""Ranking: query expansion, lexical + dense retrieval, fusion, diversification."""

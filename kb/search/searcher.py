@@ -1,0 +1,367 @@
+"""Search: expand the query, rank lexically and densely, fuse, diversify, return hits.
+
+The CLI, the app, ``kb compare`` and the evaluation all call :meth:`Searcher.search`;
+nothing else ranks chunks.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from kb.analysis.lemmas import JapaneseAnalyzer
+from kb.chunk import Chunk
+from kb.ingest.corpus import CITY_CHOICES
+from kb.search.expand import ExpandedQuery, QueryExpander, QueryVocabulary
+from kb.search.fusion import reciprocal_rank_fusion, weighted_sum
+from kb.index.store import LoadedIndex
+
+METHODS = ("hybrid", "lexical", "dense")
+MAX_QUERY_CHARS = 1000
+#: Hits covering more lines than this are not a passage any more (the eval ignores them).
+MAX_HIT_SPAN = 60
+
+
+class QueryError(ValueError):
+    """The query or a filter cannot be searched; the message is shown as is."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    method: str = "hybrid"
+    fusion: str = "sum"
+    lexical_weight: float = 1.0
+    dense_weight: float = 0.5
+    rrf_k: int = 60
+    candidates: int = 100
+    per_section: int = 2
+    per_doc: int = 6
+    merge_adjacent: bool = True
+    #: Pieces at most this many lines apart merge (blank lines separate them in the text).
+    merge_gap: int = 4
+    expand: bool = True
+    #: Score multiplier for supporting material (appendices, footnotes, glossaries):
+    #: users look for measures, and these restate or define them.
+    supporting_prior: float = 0.7
+    #: Score multiplier for the city a query names (熊本市の…): a preference, not a filter.
+    city_boost: float = 1.0
+    #: With a query about both cities, at least this share of the top k comes from each.
+    city_quota: float = 0.3
+    #: Score multiplier for KPI tables when the query asks for numbers.
+    kpi_boost: float = 1.6
+    #: Score multiplier for narrative/statistics paragraphs (not a goal, measure or KPI).
+    paragraph_prior: float = 0.85
+
+
+#: Heading-path elements that mark supporting material rather than plan content.
+SUPPORTING_SECTIONS = ("参考資料", "脚注", "用語解説")
+
+
+def is_supporting(chunk: Chunk) -> bool:
+    return any(part in SUPPORTING_SECTIONS for part in chunk.heading_path)
+
+
+@dataclass(frozen=True)
+class Filters:
+    city: str | None = None
+    doc: str | None = None
+    goal: str | None = None
+    kind: str | None = None
+
+    def allows(self, chunk: Chunk) -> bool:
+        if self.city and self.city not in (chunk.city, chunk.area):
+            return False
+        if self.doc and chunk.doc != self.doc:
+            return False
+        if self.goal and self.goal not in chunk.goal and self.goal not in chunk.section:
+            return False
+        return not (self.kind and chunk.kind != self.kind)
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    score: float
+    chunk: Chunk
+    line_start: int
+    line_end: int
+    text: str
+    ranks: dict[str, int] = field(default_factory=dict)
+    merged: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    expanded: ExpandedQuery
+    method: str
+    hits: list[Hit]
+    timings: dict[str, float]
+
+
+def same_measure(a: Chunk, b: Chunk) -> bool:
+    """Pieces of one section, or sub-measures (①②…) of one measure, read as one passage."""
+    if a.doc != b.doc:
+        return False
+    if a.heading_path == b.heading_path:
+        return True
+    return a.kind == b.kind == "measure" and len(a.heading_path) > 2 and a.heading_path[:-1] == b.heading_path[:-1]
+
+
+def balance_cities(hits: Sequence[Hit], k: int, cities: Sequence[str], quota: int) -> list[Hit]:
+    """The best k hits such that each named city has at least ``quota`` of them (if it has that many)."""
+    available = {city: sum(1 for h in hits if h.chunk.city == city) for city in cities}
+    need = {city: min(quota, available[city]) for city in cities}
+    count = dict.fromkeys(cities, 0)
+    chosen: list[Hit] = []
+    for hit in hits:
+        if len(chosen) >= k:
+            break
+        city = hit.chunk.city
+        reserved = sum(max(0, need[c] - count[c]) for c in cities if c != city)
+        if len(chosen) + reserved >= k:
+            continue
+        chosen.append(hit)
+        if city in count:
+            count[city] += 1
+    return [replace(hit, rank=rank) for rank, hit in enumerate(chosen, start=1)]
+
+
+def validate_query(query: str) -> str:
+    """The query, cleaned, or a :class:`QueryError` saying what is wrong with it."""
+    if not isinstance(query, str):
+        raise QueryError("the query must be text")
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QueryError("the query is not valid Unicode text (broken surrogate characters)") from None
+    cleaned = query.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    if any(unicodedata.category(c) == "Cc" for c in cleaned):
+        raise QueryError("the query contains control characters; type plain text")
+    cleaned = cleaned.strip()
+    if not cleaned:
+        raise QueryError("the query is empty; type a question or keywords")
+    if len(cleaned) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is too long ({len(cleaned)} characters; the limit is {MAX_QUERY_CHARS})")
+    if not any(c.isalnum() for c in cleaned):
+        raise QueryError("the query has no words to search for")
+    return cleaned
+
+
+class Searcher:
+    """Everything a search needs, loaded once: index, analyzer, expander, embedder."""
+
+    def __init__(
+        self,
+        index: LoadedIndex,
+        embedder=None,  # type: ignore[no-untyped-def]  # kb.embed.sentence.Embedder, or None for lexical only
+        *,
+        analyzer: JapaneseAnalyzer | None = None,
+        expander: QueryExpander | None = None,
+        config: SearchConfig | None = None,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.analyzer = analyzer or JapaneseAnalyzer()
+        self.expander = expander or QueryExpander(QueryVocabulary.load())
+        self.config = config or SearchConfig()
+        self.chunks = index.chunks
+        self._documents = {c.doc for c in self.chunks}
+        self._supporting = [is_supporting(c) for c in self.chunks]
+        self._columns = {
+            name: np.array([getattr(c, name) for c in self.chunks], dtype=object)
+            for name in ("city", "area", "doc", "kind")
+        }
+
+    def check_filters(self, filters: Filters) -> None:
+        if filters.city and filters.city not in CITY_CHOICES:
+            raise QueryError(f"unknown city {filters.city!r} (choose from {', '.join(CITY_CHOICES)})")
+        if filters.doc and filters.doc not in self._documents:
+            raise QueryError(f"unknown document {filters.doc!r} (known: {', '.join(sorted(self._documents))})")
+
+    def lexical_scores(self, expanded: ExpandedQuery) -> np.ndarray:
+        weights: dict[str, float] = {}
+        phrases = expanded.phrases() if self.config.expand else {expanded.text: 1.0}
+        if expanded.language == "en" and not self.config.expand:
+            phrases = {e.term: e.weight for e in expanded.expansions if e.weight >= 1.0} or {expanded.text: 1.0}
+        for phrase, weight in phrases.items():
+            for term in self.analyzer.terms(phrase):
+                weights[term] = max(weights.get(term, 0.0), weight)
+        return self.index.lexical.scores(weights)
+
+    def query_vector(self, expanded: ExpandedQuery) -> np.ndarray:
+        if self.embedder is None:
+            raise QueryError("dense search needs the embedding model; it is not loaded")
+        return self.embedder.encode_query(expanded.dense_text if self.config.expand else expanded.text)
+
+    def dense_scores(self, expanded: ExpandedQuery, vector: np.ndarray | None = None) -> np.ndarray:
+        """Cosine of every chunk that FAISS returns (-inf for the rest).
+
+        A small index is searched whole; a large one over-fetches 20× the candidates
+        so that filters still leave enough to rank.
+        """
+        if vector is None:
+            vector = self.query_vector(expanded)
+        count = len(self.chunks)
+        limit = count if count <= 5000 else min(count, self.config.candidates * 20)
+        scores, ids = self.index.dense.search(vector.reshape(1, -1), limit)
+        out = np.full(count, -np.inf, dtype=np.float32)
+        valid = ids[0] >= 0
+        out[ids[0][valid]] = scores[0][valid]
+        return out
+
+    def allowed(self, filters: Filters) -> np.ndarray:
+        """Boolean mask of the chunks a filter admits, from precomputed columns (no per-chunk Python)."""
+        mask = np.ones(len(self.chunks), dtype=bool)
+        if filters.city:
+            mask &= (self._columns["city"] == filters.city) | (self._columns["area"] == filters.city)
+        if filters.doc:
+            mask &= self._columns["doc"] == filters.doc
+        if filters.kind:
+            mask &= self._columns["kind"] == filters.kind
+        if filters.goal:
+            mask &= np.array([filters.goal in c.goal or filters.goal in c.section for c in self.chunks], dtype=bool)
+        return mask
+
+    def _ranking(self, scores: np.ndarray, allowed: np.ndarray, *, positive: bool) -> list[int]:
+        """The top candidates by score (ties by position), via argpartition: O(N), not O(N log N)."""
+        usable = allowed & (scores > 0 if positive else np.isfinite(scores))
+        ids = np.flatnonzero(usable)
+        limit = self.config.candidates
+        if len(ids) > limit:
+            ids = ids[np.argpartition(-scores[ids], limit - 1)[:limit]]
+        ids = ids[np.lexsort((ids, -scores[ids]))]
+        return [int(i) for i in ids]
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        filters: Filters | None = None,
+        method: str | None = None,
+    ) -> SearchResult:
+        query = validate_query(query)
+        filters = filters or Filters()
+        self.check_filters(filters)
+        method = method or self.config.method
+        if method not in METHODS:
+            raise QueryError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        timings: dict[str, float] = {}
+        tick = time.perf_counter
+
+        start = tick()
+        expanded = self.expander.expand(query)
+        timings["expand"] = tick() - start
+        allowed = self.allowed(filters)
+        rankings: dict[str, list[int]] = {}
+        raw: dict[str, dict[int, float]] = {}
+        if method in ("lexical", "hybrid"):
+            start = tick()
+            scores = self.lexical_scores(expanded)
+            rankings["lexical"] = self._ranking(scores, allowed, positive=True)
+            raw["lexical"] = {i: float(scores[i]) for i in rankings["lexical"]}
+            timings["lexical"] = tick() - start
+        if method in ("dense", "hybrid"):
+            start = tick()
+            vector = self.query_vector(expanded)
+            timings["embed"] = tick() - start
+            start = tick()
+            scores = self.dense_scores(expanded, vector)
+            rankings["dense"] = self._ranking(scores, allowed, positive=False)
+            raw["dense"] = {i: float(scores[i]) for i in rankings["dense"]}
+            timings["dense"] = tick() - start
+
+        start = tick()
+        weights = {"lexical": self.config.lexical_weight, "dense": self.config.dense_weight}
+        if method == "hybrid":
+            if self.config.fusion == "rrf":
+                fused = reciprocal_rank_fusion(rankings, weights, self.config.rrf_k)
+            else:
+                fused = weighted_sum(raw, weights)
+        else:
+            fused = dict(raw[method])
+        for item, value in fused.items():
+            factor = self._prior(item, expanded, filters)
+            fused[item] = value * factor if value >= 0 else value / factor
+        ordered = sorted(fused, key=lambda i: (-fused[i], i))
+        positions = {m: {item: r for r, item in enumerate(ranking, start=1)} for m, ranking in rankings.items()}
+        balance = len(expanded.cities) == 2 and self.config.city_quota > 0 and not filters.city
+        hits = self._diversify(ordered, fused, positions, 3 * k if balance else k)
+        if balance:
+            hits = balance_cities(hits, k, expanded.cities, max(1, int(k * self.config.city_quota)))
+        timings["fusion"] = tick() - start
+        return SearchResult(query=query, expanded=expanded, method=method, hits=hits, timings=timings)
+
+    def _prior(self, item: int, expanded: ExpandedQuery, filters: Filters) -> float:
+        """Domain preferences as score multipliers, each chosen on the tune split."""
+        chunk = self.chunks[item]
+        factor = 1.0
+        if self._supporting[item]:
+            factor *= self.config.supporting_prior
+        if len(expanded.cities) == 1 and not filters.city and chunk.city == expanded.cities[0]:
+            factor *= self.config.city_boost
+        if expanded.wants_kpi and chunk.kind == "kpi":
+            factor *= self.config.kpi_boost
+        if chunk.kind == "paragraph":
+            factor *= self.config.paragraph_prior
+        return factor
+
+    def _diversify(
+        self, ordered: Sequence[int], fused: dict[int, float], positions: dict[str, dict[int, int]], k: int
+    ) -> list[Hit]:
+        """Top-k hits: adjacent pieces of one measure (its split pieces or its ①② sub-measures)
+        merged into one passage, at most N hits per section and (softly) M per document."""
+        hits: list[Hit] = []
+        per_section: dict[tuple[str, str], int] = {}
+        per_doc: dict[str, int] = {}
+        deferred: list[int] = []
+        for item in ordered:
+            chunk = self.chunks[item]
+            key = (chunk.doc, chunk.section)
+            ranks = {m: p[item] for m, p in positions.items() if item in p}
+            if self.config.merge_adjacent:
+                merged = False
+                for index, hit in enumerate(hits):
+                    if not same_measure(hit.chunk, chunk):
+                        continue
+                    gap = self.config.merge_gap
+                    touching = chunk.line_start <= hit.line_end + gap and hit.line_start <= chunk.line_end + gap
+                    start, end = min(hit.line_start, chunk.line_start), max(hit.line_end, chunk.line_end)
+                    if touching and end - start + 1 <= MAX_HIT_SPAN:
+                        first, second = (hit.text, chunk.text) if hit.line_start <= chunk.line_start else (chunk.text, hit.text)
+                        hits[index] = replace(
+                            hit, line_start=start, line_end=end, text=f"{first}\n{second}",
+                            merged=hit.merged + (chunk.id,),
+                        )
+                        merged = True
+                        break
+                if merged:
+                    continue
+            if per_section.get(key, 0) >= self.config.per_section:
+                continue
+            if self.config.per_doc and per_doc.get(chunk.doc, 0) >= self.config.per_doc:
+                deferred.append(item)
+                continue
+            per_section[key] = per_section.get(key, 0) + 1
+            per_doc[chunk.doc] = per_doc.get(chunk.doc, 0) + 1
+            hits.append(
+                Hit(rank=0, score=float(fused[item]), chunk=chunk, line_start=chunk.line_start,
+                    line_end=chunk.line_end, text=chunk.text, ranks=ranks)
+            )
+            if len(hits) >= k:
+                break
+        for item in deferred:  # the per-document cap defers, it never leaves slots empty
+            if len(hits) >= k:
+                break
+            chunk = self.chunks[item]
+            ranks = {m: p[item] for m, p in positions.items() if item in p}
+            hits.append(Hit(rank=0, score=float(fused[item]), chunk=chunk, line_start=chunk.line_start,
+                            line_end=chunk.line_end, text=chunk.text, ranks=ranks))
+        return [replace(hit, rank=rank) for rank, hit in enumerate(hits, start=1)]
