@@ -12,7 +12,8 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from kb.ingest.corpus import Document, SourceSpan
+from kb.domain import SourceSpan
+from kb.ingest.corpus import Document
 from kb.ingest.parse import ParsedDocument, parse_document
 from kb.ingest.parse.model import GOAL, KPI, MEASURE, Section
 from kb.ingest.text import clean_line, ends_sentence, join_wrapped, normalize, wrap_width

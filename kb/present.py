@@ -13,8 +13,8 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 
-from kb.search.searcher import Hit, SearchResult
 from kb.ingest.text import normalize
+from kb.search.searcher import Hit, SearchResult
 
 CONTRACT_FIELDS = ("rank", "score", "doc", "title", "city", "section", "kind", "line_start", "line_end", "text")
 

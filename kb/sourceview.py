@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.chunk import Chunk, chunk_document
+from kb.errors import SourceError
 from kb.ingest.corpus import CorpusError, Document, load_corpus
 
 ADDRESS_RE = re.compile(r"^(?P<doc>[^:]+):(?P<start>\d+)(?:-(?P<end>\d+))?$")
 
 
-class SourceError(ValueError):
-    """The address does not name a line of a corpus document."""
 
 
 @dataclass(frozen=True)

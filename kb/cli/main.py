@@ -39,10 +39,10 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from kb.ingest.corpus import CorpusError
     from kb.embed.e5q4 import ModelSourceError
     from kb.embed.sentence import ModelLoadError
     from kb.index.store import IndexUnavailable
+    from kb.ingest.corpus import CorpusError
     from kb.search.searcher import QueryError
 
     return (CorpusError, IndexUnavailable, QueryError, ModelLoadError, ModelSourceError)
@@ -63,10 +63,10 @@ def build(
     """Parse the plans, chunk, embed and write the index (atomically)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from kb.ingest.corpus import load_corpus
     from kb.embed.e5q4 import DEFAULT_MODEL_NAME
     from kb.embed.sentence import Embedder, ensure_query_encoder, requested_model
     from kb.index.store import build_index
+    from kb.ingest.corpus import load_corpus
     from kb.service import index_dir
 
     load_corpus(corpus)  # a bad corpus fails before the model loads
@@ -237,8 +237,8 @@ def eval_command(
     model: ModelOption = None,
 ) -> None:
     """Recall@5/@10, MRR@10, nDCG@10 per method and query type (ranx)."""
-    from kb.evaluation.report import run_eval
     from kb.evaluation.metrics import DEFAULT_QUERY_FILES
+    from kb.evaluation.report import run_eval
 
     files = queries or list(DEFAULT_QUERY_FILES)
     raise typer.Exit(run_eval(queries=files, split=split, methods=methods.split(","), out=out,

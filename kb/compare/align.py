@@ -28,13 +28,14 @@ from functools import lru_cache
 import numpy as np
 
 from kb.chunk import Chunk
+from kb.domain import ChunkKind
 from kb.ingest.corpus import KUMAMOTO, KURUME
 from kb.kpi.extract import Kpi, kpis_for_chunk
 from kb.search.searcher import Filters, Searcher
 
 #: Chunk kinds compared: measures (施策, 連携事業, 基本的な方向性, sub-measures ①②…) and
 #: goals (a goal's title and its narrative: 基本的方向, 概要, the 基本構想's goal text).
-KINDS = ("measure", "goal")
+KINDS = (ChunkKind.MEASURE, ChunkKind.GOAL)
 #: Goal narratives that review the previous plan period are not something the city does.
 _NOT_POLICY = re.compile(r"検証|イメージ図")
 #: Share of the blended similarity that comes from the embeddings (the rest: lemma overlap).

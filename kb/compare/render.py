@@ -12,6 +12,7 @@ import io
 from collections.abc import Callable, Sequence
 
 from kb.compare.align import Comparison, CrossReference, Measure, Similarity, clean_title
+from kb.domain import ChunkKind
 from kb.ingest.corpus import KUMAMOTO, KURUME
 from kb.kpi.extract import Kpi
 
@@ -208,7 +209,7 @@ def cross_reference_markdown(reference: CrossReference, link: Link = _plain_link
             cells.append(f"{flag} {similarity.combined:.3f} **{_md(match.unit.name)}**"
                          + (f"<br>{_md(' › '.join(match.unit.context[-1:]))}" if match.unit.context else "")
                          + f"<br>{link(match.unit.doc, match.unit.line_start, match.unit.line_end)}")
-        goal = _md(_group_title(row.source)) if unit.kind != "goal" else "（目標）"
+        goal = _md(_group_title(row.source)) if unit.kind != ChunkKind.GOAL else "（目標）"
         out.append(f"| {goal} | **{_md(unit.name)}**<br>{link(unit.doc, unit.line_start, unit.line_end)} "
                    f"| {_kpi_cell(row.source.kpis)} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
@@ -223,7 +224,7 @@ def cross_reference_csv(reference: CrossReference) -> bytes:
     rows: list[list[object]] = [header]
     for row in reference.rows:
         unit = row.source.unit
-        line: list[object] = [_group_title(row.source) if unit.kind != "goal" else "（目標）", unit.name, unit.source,
+        line: list[object] = [_group_title(row.source) if unit.kind != ChunkKind.GOAL else "（目標）", unit.name, unit.source,
                               " / ".join(kpi_text(k) for k in row.source.kpis)]
         for match, similarity in row.matches:
             line += [f"{similarity.combined:.3f}", "○" if similarity.combined >= reference.threshold else "",

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.errors import ModelSourceError
 from kb.ingest.corpus import sha256_file, sizes_match
 
 __all__ = [
@@ -95,13 +96,6 @@ _TMP_PREFIX = ".tmp-"
 _STALE_TMP_AGE_S = 6 * 3600
 
 
-class ModelSourceError(ValueError):
-    """A source file of the default model is missing or is not the expected one.
-
-    Raised instead of converting, because a different ``e5-small-q4.bin`` or
-    ``tokenizer.json`` would silently produce different embeddings and
-    invalidate every index built with the model.
-    """
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.errors import QueryEncoderUnavailable
 from kb.ingest.corpus import sizes_match
 
 FORMAT = 1
@@ -68,8 +69,6 @@ PROBES = (
 )
 
 
-class QueryEncoderUnavailable(RuntimeError):
-    """No usable ONNX export for a model (callers fall back to sentence-transformers)."""
 
 
 def encoders_root() -> Path:

@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from kb.embed.e5q4 import DEFAULT_MODEL_NAME, prepare_default_model
+from kb.errors import ModelLoadError
 
 MODEL_ENV = "KB_MODEL"
 
 
-class ModelLoadError(RuntimeError):
-    """The embedding model could not be loaded (the message names the model)."""
 
 
 def requested_model(cli_value: str | None) -> str | None:

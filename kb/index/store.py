@@ -32,9 +32,10 @@ import numpy as np
 from kb import __version__
 from kb.analysis.lemmas import ANALYZER_VERSION, JapaneseAnalyzer
 from kb.chunk import Chunk, chunk_document
-from kb.ingest.corpus import corpus_hashes, load_corpus, sha256_bytes, sha256_file
+from kb.errors import IndexUnavailable
 from kb.index.dense import DenseIndexSpec, build_dense, choose_spec, load_dense, save_dense
 from kb.index.lexical import LexicalIndex
+from kb.ingest.corpus import corpus_hashes, load_corpus, sha256_bytes, sha256_file
 from kb.ingest.parse import PARSER_VERSION, parse_document
 
 FORMAT_VERSION = 1
@@ -46,8 +47,6 @@ KEEP_BUILDS = 2
 Progress = Callable[[str, int, int], None]
 
 
-class IndexUnavailable(RuntimeError):
-    """The index cannot be used; the message says why and which command fixes it."""
 
 
 @dataclass

@@ -12,6 +12,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.domain import SourceSpan  # noqa: F401 - re-exported: the corpus's coordinates
+from kb.errors import CorpusError
+
 MANIFEST_NAME = "manifest.toml"
 
 #: Cities a user can filter by. The wide-area vision is Kurume's plan made with its
@@ -22,34 +25,8 @@ WIDE_AREA = "広域"
 CITY_CHOICES = (KURUME, KUMAMOTO, WIDE_AREA)
 
 
-class CorpusError(ValueError):
-    """The corpus folder cannot be used as it is (the message says what to fix)."""
 
 
-@dataclass(frozen=True)
-class SourceSpan:
-    """The only coordinate system: 1-based inclusive lines of ``corpus/<doc>.txt``."""
-
-    doc: str
-    line_start: int
-    line_end: int
-
-    def __post_init__(self) -> None:
-        if self.line_start < 1 or self.line_end < self.line_start:
-            raise ValueError(f"bad span {self.doc}:{self.line_start}-{self.line_end}")
-
-    def overlaps(self, other: SourceSpan) -> bool:
-        return (
-            self.doc == other.doc
-            and self.line_start <= other.line_end
-            and other.line_start <= self.line_end
-        )
-
-    def __len__(self) -> int:
-        return self.line_end - self.line_start + 1
-
-    def __str__(self) -> str:
-        return f"{self.doc}:{self.line_start}-{self.line_end}"
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from kb.kpi import layouts
 from kb.ingest.corpus import Document, load_corpus
-from kb.kpi.layouts import Progress, Row
 from kb.ingest.parse import parse_document
 from kb.ingest.parse.common import fold_width
 from kb.ingest.parse.comprehensive import INDICATORS_STYLE
 from kb.ingest.parse.kumamoto import APPENDIX_KPI_RE, APPENDIX_KPI_STYLE, floating_tables
 from kb.ingest.parse.model import MEASURE, ParsedDocument, Section
+from kb.kpi import layouts
+from kb.kpi.layouts import Progress, Row
 
 PATH_SEPARATOR = " > "
 

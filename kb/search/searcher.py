@@ -15,25 +15,25 @@ import numpy as np
 
 from kb.analysis.lemmas import JapaneseAnalyzer
 from kb.chunk import Chunk
+from kb.domain import ChunkKind, Fusion, Method
+from kb.errors import QueryError
+from kb.index.store import LoadedIndex
 from kb.ingest.corpus import CITY_CHOICES
 from kb.search.expand import ExpandedQuery, QueryExpander, QueryVocabulary
 from kb.search.fusion import reciprocal_rank_fusion, weighted_sum
-from kb.index.store import LoadedIndex
 
-METHODS = ("hybrid", "lexical", "dense")
+METHODS = tuple(Method)
 MAX_QUERY_CHARS = 1000
 #: Hits covering more lines than this are not a passage any more (the eval ignores them).
 MAX_HIT_SPAN = 60
 
 
-class QueryError(ValueError):
-    """The query or a filter cannot be searched; the message is shown as is."""
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    method: str = "hybrid"
-    fusion: str = "sum"
+    method: Method = Method.HYBRID
+    fusion: Fusion = Fusion.SUM
     lexical_weight: float = 1.0
     dense_weight: float = 0.5
     rrf_k: int = 60
@@ -98,7 +98,7 @@ class Hit:
 class SearchResult:
     query: str
     expanded: ExpandedQuery
-    method: str
+    method: Method
     hits: list[Hit]
     timings: dict[str, float]
 
@@ -109,7 +109,7 @@ def same_measure(a: Chunk, b: Chunk) -> bool:
         return False
     if a.heading_path == b.heading_path:
         return True
-    return a.kind == b.kind == "measure" and len(a.heading_path) > 2 and a.heading_path[:-1] == b.heading_path[:-1]
+    return a.kind == b.kind == ChunkKind.MEASURE and len(a.heading_path) > 2 and a.heading_path[:-1] == b.heading_path[:-1]
 
 
 def balance_cities(hits: Sequence[Hit], k: int, cities: Sequence[str], quota: int) -> list[Hit]:
@@ -248,9 +248,10 @@ class Searcher:
         query = validate_query(query)
         filters = filters or Filters()
         self.check_filters(filters)
-        method = method or self.config.method
-        if method not in METHODS:
-            raise QueryError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+        try:
+            method = Method(method or self.config.method)
+        except ValueError:
+            raise QueryError(f"unknown method {method!r} (choose from {', '.join(METHODS)})") from None
         if k < 1:
             raise QueryError("k must be at least 1")
         timings: dict[str, float] = {}
@@ -262,13 +263,13 @@ class Searcher:
         allowed = self.allowed(filters)
         rankings: dict[str, list[int]] = {}
         raw: dict[str, dict[int, float]] = {}
-        if method in ("lexical", "hybrid"):
+        if method in (Method.LEXICAL, Method.HYBRID):
             start = tick()
             scores = self.lexical_scores(expanded)
             rankings["lexical"] = self._ranking(scores, allowed, positive=True)
             raw["lexical"] = {i: float(scores[i]) for i in rankings["lexical"]}
             timings["lexical"] = tick() - start
-        if method in ("dense", "hybrid"):
+        if method in (Method.DENSE, Method.HYBRID):
             start = tick()
             vector = self.query_vector(expanded)
             timings["embed"] = tick() - start
@@ -280,8 +281,8 @@ class Searcher:
 
         start = tick()
         weights = {"lexical": self.config.lexical_weight, "dense": self.config.dense_weight}
-        if method == "hybrid":
-            if self.config.fusion == "rrf":
+        if method == Method.HYBRID:
+            if self.config.fusion == Fusion.RRF:
                 fused = reciprocal_rank_fusion(rankings, weights, self.config.rrf_k)
             else:
                 fused = weighted_sum(raw, weights)
@@ -307,9 +308,9 @@ class Searcher:
             factor *= self.config.supporting_prior
         if len(expanded.cities) == 1 and not filters.city and chunk.city == expanded.cities[0]:
             factor *= self.config.city_boost
-        if expanded.wants_kpi and chunk.kind == "kpi":
+        if expanded.wants_kpi and chunk.kind == ChunkKind.KPI:
             factor *= self.config.kpi_boost
-        if chunk.kind == "paragraph":
+        if chunk.kind == ChunkKind.PARAGRAPH:
             factor *= self.config.paragraph_prior
         return factor
 

@@ -19,8 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kb.chunk import Chunk
+from kb.domain import ChunkKind
 
-KPI_KIND = "kpi"
+KPI_KIND = ChunkKind.KPI
 #: A heading that labels a table of indicators rather than naming a measure.
 KPI_LABEL = re.compile(r"KPI|ＫＰＩ|数値目標|指標")
 #: Scopes shorter than this are whole parts of a plan (a summary table at the end).

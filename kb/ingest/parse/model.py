@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kb.domain import ChunkKind
+
 #: Chunk kinds promised by the search contract.
-GOAL = "goal"
-MEASURE = "measure"
-KPI = "kpi"
-PARAGRAPH = "paragraph"
-KINDS = (GOAL, MEASURE, KPI, PARAGRAPH)
+GOAL = ChunkKind.GOAL
+MEASURE = ChunkKind.MEASURE
+KPI = ChunkKind.KPI
+PARAGRAPH = ChunkKind.PARAGRAPH
+KINDS = tuple(ChunkKind)
 
 #: Why a line is not text (kept so the source view can grey it out and tests can
 #: check that nothing else was dropped).

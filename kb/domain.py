@@ -1,0 +1,75 @@
+"""The words every stage shares: where a passage is, what kind it is, how it was found.
+
+These are the typed seams between the pipeline's stages. A chunk's kind, a search
+method and a fusion rule are :class:`~enum.StrEnum` members, so they are plain strings
+in JSON and in the index files (byte-identical to the old literals) but a typo is a
+type error instead of a silent miss.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ChunkKind(StrEnum):
+    """What a chunk is in the plan's outline (the ``kind`` of the search contract)."""
+
+    GOAL = "goal"
+    MEASURE = "measure"
+    KPI = "kpi"
+    PARAGRAPH = "paragraph"
+
+
+class Method(StrEnum):
+    """Which signals rank the chunks."""
+
+    HYBRID = "hybrid"
+    LEXICAL = "lexical"
+    DENSE = "dense"
+
+
+class Fusion(StrEnum):
+    """How the lexical and dense rankings are combined."""
+
+    SUM = "sum"
+    RRF = "rrf"
+
+
+_ADDRESS = re.compile(r"^(?P<doc>.+):(?P<start>\d+)(?:-(?P<end>\d+))?$")
+
+
+@dataclass(frozen=True)
+class SourceSpan:
+    """The only coordinate system: 1-based inclusive lines of ``corpus/<doc>.txt``."""
+
+    doc: str
+    line_start: int
+    line_end: int
+
+    def __post_init__(self) -> None:
+        if self.line_start < 1 or self.line_end < self.line_start:
+            raise ValueError(f"bad span {self.doc}:{self.line_start}-{self.line_end}")
+
+    @classmethod
+    def parse(cls, address: str) -> SourceSpan:
+        """``DOC:LINE`` or ``DOC:START-END``; the document name may itself contain ``:``."""
+        match = _ADDRESS.match(address.strip())
+        if not match:
+            raise ValueError(f"not an address (DOC:LINE or DOC:START-END): {address!r}")
+        start = int(match["start"])
+        return cls(match["doc"], start, int(match["end"] or start))
+
+    def overlaps(self, other: SourceSpan) -> bool:
+        return (
+            self.doc == other.doc
+            and self.line_start <= other.line_end
+            and other.line_start <= self.line_end
+        )
+
+    def __len__(self) -> int:
+        return self.line_end - self.line_start + 1
+
+    def __str__(self) -> str:
+        return f"{self.doc}:{self.line_start}-{self.line_end}"
