@@ -16,11 +16,16 @@ from pathlib import Path
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="kb search app (Gradio)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("KB_PORT") or 7860),
+    parser.add_argument("--port", type=int, default=None,
                         help="port (default: $KB_PORT or 7860)")
     parser.add_argument("--index", type=Path, default=None, help="index folder (default: ./index or $KB_INDEX)")
     parser.add_argument("--corpus", type=Path, default=Path("corpus"), help="plan texts and manifest.toml")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.port is None:
+        from kb.config import settings
+
+        args.port = settings().port
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,7 @@
 """Build benchmark: a full build of corpus/, a rebuild with nothing changed, and one after
 a single file changed, each in a fresh process (wall time, seconds and peak memory by stage).
 
-Stages are those of :func:`kb.index.store.build_index` (parse, tokenize, embed, index; the
+Stages are those of :func:`kb.index.build.build_index` (parse, tokenize, embed, index; the
 manifest records their seconds) plus loading the model. Peak memory per stage is
 sampled every 50 ms from /proc; the whole process's high-water mark is VmHWM.
 
@@ -31,7 +31,7 @@ def child(corpus: str, index: str) -> dict:
         started = time.perf_counter()
         sampler.stage = "model"
         from kb.embed.sentence import Embedder
-        from kb.index.store import build_index
+        from kb.index.build import build_index
 
         embedder = Embedder(DEFAULT_MODEL_NAME, lazy=True)
         model_s = time.perf_counter() - started

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
     result: dict = {"load_before": load_average()}
     with tempfile.TemporaryDirectory(prefix="kb-bench-load-") as tmp:
         index = Path(tmp) / "index"
-        from kb.index.store import resolve_build
+        from kb.index.storage import resolve_build
 
         shutil.copytree(resolve_build(args.index), index / "builds" / "seed")
         os.symlink(Path("builds") / "seed", index / "current")

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from kb.index.store import load_index
+    from kb.index.storage import load_index
     from kb.search.searcher import Searcher
 
     index = load_index(args.index)

@@ -59,7 +59,7 @@ CANDIDATES = 100  # what fusion takes from each ranker (SearchConfig.candidates)
 
 
 def real_vectors() -> np.ndarray:
-    from kb.index.store import load_index
+    from kb.index.storage import load_index
 
     return np.asarray(load_index(ROOT / "index").vectors, dtype=np.float32)
 
@@ -243,7 +243,7 @@ def lexical_inputs() -> dict:
     from bench.common import eval_queries
     from kb.analysis.lemmas import JapaneseAnalyzer
     from kb.search.expand import QueryExpander, QueryVocabulary
-    from kb.index.store import load_index
+    from kb.index.storage import load_index
     from kb.search.searcher import validate_query
 
     analyzer = JapaneseAnalyzer()

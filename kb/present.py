@@ -12,9 +12,13 @@ import html
 import io
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from kb.ingest.text import normalize
 from kb.search.searcher import Hit, SearchResult
+
+if TYPE_CHECKING:
+    from kb.analysis.lemmas import JapaneseAnalyzer
 
 CONTRACT_FIELDS = ("rank", "score", "doc", "title", "city", "section", "kind", "line_start", "line_end", "text")
 
@@ -48,16 +52,20 @@ def result_json(result: SearchResult) -> dict:
     }
 
 
-def highlight_terms(result: SearchResult, analyzer=None) -> list[str]:  # type: ignore[no-untyped-def]
-    """Strings worth highlighting in hit text: the query's words and its expansions."""
-    terms = set()
+def highlight_terms(result: SearchResult, analyzer: JapaneseAnalyzer | None = None) -> list[str]:
+    """Strings worth highlighting in hit text: the query's and its expansions' phrases,
+    plus (with an analyzer) the content words of the user's own query.
+
+    Only the user's words are split into morphemes: splitting every *expansion* lights
+    up fragments such as イン (from インバウンド) all over a page.
+    """
+    terms: set[str] = set()
     for phrase in result.expanded.phrases():
         for part in re.split(r"[\s、。・,.?？!！「」（）()]+", phrase):
             if len(part) >= 2 and not part.isascii():
                 terms.add(part)
     if analyzer is not None:
-        for phrase in result.expanded.phrases():
-            terms.update(t for t in analyzer.terms(phrase) if len(t) >= 2 and not t.isascii())
+        terms.update(t for t in analyzer.terms(result.expanded.text) if len(t) >= 2 and not t.isascii())
     return sorted(terms, key=len, reverse=True)
 
 

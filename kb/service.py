@@ -1,22 +1,47 @@
-"""Open a ready :class:`~kb.search.searcher.Searcher` from an index folder: the one place that
-decides which model to load (the one that built the index) and refuses any other.
+"""The one service under the CLI and the app: open an index, build one, decorate hits.
+
+Both front ends call these functions and nothing else to get a searcher, build an
+index, find the KPIs of a hit and choose the words to highlight, so ``kb search`` and
+the web page cannot drift apart. This is also the one place that decides which model
+to load (the one that built the index) and refuses any other.
+
+Errors a user can fix are :class:`~kb.errors.KbError`; :data:`KNOWN_ERRORS` is what
+the front ends turn into one line (CLI) or a message on the page (app).
 """
 
 from __future__ import annotations
 
-import os
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.index.store import IndexUnavailable, check_model, load_index, read_manifest
-from kb.search.searcher import SearchConfig, Searcher
+from kb.analysis.lemmas import JapaneseAnalyzer
+from kb.chunk import Chunk
+from kb.config import settings
+from kb.embed.protocol import Embedder
+from kb.errors import CorpusError, IndexUnavailable, KbError
+from kb.index.build import BuildReport, Progress
+from kb.kpi.extract import Kpi, kpis_for_chunk, load_kpis
+from kb.present import highlight_terms
+from kb.search.searcher import Hit, SearchConfig, Searcher, SearchResult
 
-INDEX_ENV = "KB_INDEX"
-DEFAULT_INDEX = Path("index")
-DEFAULT_CORPUS = Path("corpus")
+log = logging.getLogger(__name__)
+
+#: Everything the front ends report as a plain message instead of a traceback.
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (KbError,)
+
+Say = Callable[[str], None]
 
 
 def index_dir(value: Path | str | None) -> Path:
-    return Path(value or os.environ.get(INDEX_ENV) or DEFAULT_INDEX)
+    """The index folder: ``--index``, else ``$KB_INDEX``, else ``./index``."""
+    return Path(value) if value else settings().index
+
+
+def requested_model(value: str | None) -> str | None:
+    """The model a user asked for: ``--model`` first, then ``$KB_MODEL``, else none."""
+    return value or settings().model or None
 
 
 def open_searcher(
@@ -32,7 +57,8 @@ def open_searcher(
     it must equal the index's model, because vectors of two models are not
     comparable and mixing them would return confident nonsense.
     """
-    from kb.embed.sentence import query_embedder, requested_model
+    from kb.embed.sentence import query_embedder
+    from kb.index.storage import check_model, load_index, read_manifest
 
     folder = index_dir(index)
     _, manifest = read_manifest(folder)
@@ -41,9 +67,125 @@ def open_searcher(
     loaded = load_index(folder, model=wanted)
     # Queries only: the torch-free ONNX export of the index's model when there is one.
     embedder = query_embedder(loaded.model) if dense else None
-    dimension = manifest.get("model", {}).get("dimension")
-    if embedder is not None and dimension and embedder.dimension != dimension:
+    dimension = manifest.model.dimension
+    if embedder is not None and embedder.dimension != dimension:
         raise IndexUnavailable(
             f"model {loaded.model!r} now gives {embedder.dimension}-d vectors, the index has {dimension}-d: run `kb build`"
         )
     return Searcher(loaded, embedder, config=config)
+
+
+def build(
+    corpus: Path | str,
+    index: Path | str | None = None,
+    *,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+    say: Say | None = None,
+) -> BuildReport:
+    """Parse, chunk, embed and write the index; then make sure queries can start fast.
+
+    A bad corpus fails before the model loads (seconds instead of a minute). ``embedder``
+    defaults to ``model`` (or the built-in e5-small-q4) loaded lazily, so a rebuild
+    with nothing new to embed never starts torch.
+    """
+    from kb.embed.e5q4 import DEFAULT_MODEL_NAME
+    from kb.embed.sentence import SentenceEmbedder, ensure_query_encoder
+    from kb.index.build import build_index
+    from kb.ingest.corpus import load_corpus
+
+    load_corpus(Path(corpus))
+    if embedder is None:
+        name = requested_model(model) or DEFAULT_MODEL_NAME
+        if say:
+            say(f"loading model {name} …")
+        embedder = SentenceEmbedder(name, progress=say, lazy=True)
+    report = build_index(Path(corpus), index_dir(index), embedder, progress=progress)
+    if isinstance(embedder, SentenceEmbedder):
+        # Once per model: the torch-free ONNX query encoder that `kb search` starts with.
+        ensure_query_encoder(embedder, progress=say)
+    return report
+
+
+@dataclass(frozen=True)
+class KpiCatalogue:
+    """The plans' structured KPI records, read once, and which of them a hit shows.
+
+    Empty (with ``problem`` saying why) when the corpus the index was built from is not
+    at hand: KPIs decorate results, and their absence must not stop a search.
+    """
+
+    records: tuple[Kpi, ...] = ()
+    problem: str = ""
+
+    @classmethod
+    def load(cls, corpus_dir: Path | str) -> KpiCatalogue:
+        folder = Path(corpus_dir)
+        if not folder.is_dir():
+            return cls(problem=f"no corpus folder at {folder}")
+        try:
+            return cls(tuple(load_kpis(folder).kpis))
+        except (CorpusError, OSError, UnicodeDecodeError) as exc:
+            log.warning("KPIs unavailable: %s", exc)
+            return cls(problem=str(exc))
+
+    def for_chunk(self, chunk: Chunk) -> list[Kpi]:
+        return kpis_for_chunk(chunk, self.records) if self.records else []
+
+
+@dataclass
+class Session:
+    """An open index with what the front ends show around its hits."""
+
+    searcher: Searcher
+    corpus_dir: Path
+    kpis: KpiCatalogue = field(default_factory=KpiCatalogue)
+    stale: list[str] = field(default_factory=list)
+
+    @property
+    def analyzer(self) -> JapaneseAnalyzer:
+        return self.searcher.analyzer
+
+    @property
+    def chunks(self) -> Sequence[Chunk]:
+        return self.searcher.chunks
+
+    def kpis_for(self, hit: Hit) -> list[Kpi]:
+        return self.kpis.for_chunk(hit.chunk)
+
+    def highlight_terms(self, result: SearchResult) -> list[str]:
+        return highlight_terms(result, self.searcher.analyzer)
+
+    def stale_warning(self) -> str:
+        """The one-line warning for an index older than its corpus; empty when current."""
+        if not self.stale:
+            return ""
+        return f"corpus changed since the index was built ({', '.join(self.stale)}); run `kb build`"
+
+
+def open_session(
+    index: Path | str | None = None,
+    *,
+    corpus_dir: Path | str | None = None,
+    model: str | None = None,
+    dense: bool = True,
+    config: SearchConfig | None = None,
+) -> Session:
+    """:func:`open_searcher` plus the corpus around it: stale check and KPI records.
+
+    The corpus is the one given, else the one the index was built from.
+    """
+    searcher = open_searcher(index, model=model, dense=dense, config=config)
+    return session_for(searcher, corpus_dir)
+
+
+def session_for(searcher: Searcher, corpus_dir: Path | str | None = None) -> Session:
+    """A :class:`Session` around a searcher that is already open."""
+    corpus = Path(corpus_dir) if corpus_dir else Path(searcher.index.manifest.corpus_dir)
+    try:
+        stale = searcher.index.stale_documents(corpus)
+    except OSError as exc:
+        log.warning("cannot check %s for changes: %s", corpus, exc)
+        stale = []
+    return Session(searcher=searcher, corpus_dir=corpus, kpis=KpiCatalogue.load(corpus), stale=stale)

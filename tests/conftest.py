@@ -77,7 +77,8 @@ def fake_embedder() -> FakeEmbedder:
 @pytest.fixture(scope="session")
 def real_index(tmp_path_factory) -> Path:
     """Path of an index of the real corpus built with the default model."""
-    from kb.index.store import IndexUnavailable, load_index
+    from kb.errors import IndexUnavailable
+    from kb.index.storage import load_index
 
     given = os.environ.get("KB_TEST_INDEX")
     if given:
@@ -89,7 +90,7 @@ def real_index(tmp_path_factory) -> Path:
             pass
     from kb.embed.e5q4 import DEFAULT_MODEL_NAME
     from kb.embed.sentence import Embedder
-    from kb.index.store import build_index
+    from kb.index.build import build_index
 
     target = tmp_path_factory.mktemp("index")
     build_index(CORPUS, target, Embedder(DEFAULT_MODEL_NAME))

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.index.store import FORMAT_VERSION, build_index, load_index, resolve_build
+from kb.index.build import build_index
+from kb.index.storage import FORMAT_VERSION, load_index, resolve_build
 
 KB = [sys.executable, "-m", "kb.cli.main"]
 ROOT = Path(__file__).resolve().parents[1]

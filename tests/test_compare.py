@@ -24,8 +24,8 @@ from kb.compare.align import (
     cross_reference,
     short_title,
 )
-from kb.compare.tuning import LabelledPair, best_threshold, choose, evaluate, load_pairs
 from kb.compare.render import comparison_csv, comparison_json, comparison_markdown, cross_reference_csv
+from kb.compare.tuning import LabelledPair, best_threshold, choose, evaluate, load_pairs
 from kb.ingest.corpus import KUMAMOTO, KURUME
 from kb.kpi.extract import load_kpis
 

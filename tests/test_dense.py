@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kb.index.dense import FLAT_MAX, TYPES, DenseIndexSpec, build_dense, choose_spec, load_dense, save_dense, spec_for_type
+from kb.index.dense import (
+    FLAT_MAX,
+    TYPES,
+    DenseIndexSpec,
+    build_dense,
+    choose_spec,
+    load_dense,
+    save_dense,
+    spec_for_type,
+)
 
 
 @pytest.fixture(scope="module")

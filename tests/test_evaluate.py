@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from kb.evaluation.metrics import DEFAULT_QUERY_FILES, EvalQuery, Passage, load_queries, load_query_files, run_entries, score
+from kb.evaluation.metrics import (
+    DEFAULT_QUERY_FILES,
+    EvalQuery,
+    Passage,
+    load_queries,
+    load_query_files,
+    run_entries,
+    score,
+)
 
 
 @dataclass

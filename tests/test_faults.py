@@ -3,7 +3,7 @@ a failing model. The previous index must always still load and answer, and no
 half-written build may ever become ``current``.
 
 Builds run in child processes with a fake, fast embedder; the child announces each
-step of :func:`kb.index.store.build_index` on stdout (and pauses there briefly) so the
+step of :func:`kb.index.build.build_index` on stdout (and pauses there briefly) so the
 parent can kill it exactly inside that step.
 """
 
@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.index.store import build_index, load_index, resolve_build
+from kb.index.build import build_index
+from kb.index.storage import load_index, resolve_build
 from kb.search.searcher import Searcher
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ CHILD = textwrap.dedent(
     r'''
     import hashlib, json, os, sys, time
     import numpy as np
-    import kb.index.store as ix
+    import kb.index.build as ix
 
     PAUSE = float(os.environ.get("FAULT_PAUSE", "0.15"))
 
@@ -65,10 +66,10 @@ CHILD = textwrap.dedent(
     wrap(ix.np, "save", "write-vectors")
     wrap(ix, "save_dense", "write-dense")
     wrap(ix.LexicalIndex, "save", "write-lexical")
-    wrap(ix, "_artefact_checksums", "checksums")
-    wrap(ix, "_fsync_tree", "fsync")
-    wrap(ix, "_swap_current", "swap")
-    wrap(ix, "_prune", "prune")
+    wrap(ix, "artefact_checksums", "checksums")
+    wrap(ix, "fsync_tree", "fsync")
+    wrap(ix, "swap_current", "swap")
+    wrap(ix, "prune_builds", "prune")
     report = ix.build_index(sys.argv[1], sys.argv[2], Fake(),
                             progress=lambda stage, done, total: step(stage) if done in (1, total) else None)
     print("DONE " + str(report.build_dir), flush=True)
@@ -166,12 +167,12 @@ def test_sigkill_at_random_moments(tmp_path, built, fake_embedder):
 def test_full_disk_in_process_leaves_no_half_written_index(built, fake_embedder, monkeypatch):
     corpus, index = built
     old = resolve_build(index)
-    import kb.index.store as ix
+    import kb.index.build as ix
 
     def no_space(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    for target in ("save_dense", "_artefact_checksums", "_fsync_tree"):
+    for target in ("save_dense", "artefact_checksums", "fsync_tree"):
         with monkeypatch.context() as patch:
             patch.setattr(ix, target, no_space)
             with pytest.raises(OSError, match="No space left"):

@@ -8,7 +8,10 @@ import shutil
 import pytest
 
 from kb.analysis.lemmas import ANALYZER_VERSION
-from kb.index.store import FORMAT_VERSION, IndexUnavailable, build_index, load_index, resolve_build
+from kb.errors import IndexUnavailable
+from kb.index.build import build_index
+from kb.index.manifest import ModelInfo
+from kb.index.storage import FORMAT_VERSION, load_index, resolve_build
 
 
 @pytest.fixture
@@ -29,13 +32,13 @@ def test_build_writes_manifest_and_loads(small_corpus, tmp_path, fake_embedder):
     report = build_index(small_corpus, tmp_path / "index", fake_embedder)
     loaded = load_index(tmp_path / "index")
     manifest = loaded.manifest
-    assert manifest["format_version"] == FORMAT_VERSION
-    assert manifest["model"] == {"name": "fake-model", "dimension": 16}
-    assert manifest["parser_version"]
-    assert set(manifest["corpus"]) == {"kurume-sousei-senryaku-3.txt", "kurume-kouiki-web.txt"}
-    assert manifest["dense_index"]["type"] == "flat"
-    assert {"parse", "tokenize", "embed", "index"} <= set(manifest["build_seconds"])
-    assert len(loaded.chunks) == report.chunk_count == manifest["chunk_count"]
+    assert manifest.format_version == FORMAT_VERSION
+    assert manifest.model == ModelInfo(name="fake-model", dimension=16)
+    assert manifest.parser_version
+    assert set(manifest.corpus) == {"kurume-sousei-senryaku-3.txt", "kurume-kouiki-web.txt"}
+    assert manifest.dense_index.type == "flat"
+    assert {"parse", "tokenize", "embed", "index"} <= set(manifest.build_seconds)
+    assert len(loaded.chunks) == report.chunk_count == manifest.chunk_count
     assert (tmp_path / "index" / "current").is_symlink()
 
 
@@ -113,3 +116,23 @@ def test_stale_documents_are_reported(small_corpus, tmp_path, fake_embedder):
     assert loaded.stale_documents(small_corpus) == []
     (small_corpus / "new.txt").write_text("追加の計画です。\n", encoding="utf-8")
     assert loaded.stale_documents(small_corpus) == ["new.txt"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: [1, 2], "not a JSON object"),
+        (lambda m: {**m, "model": "e5"}, "'model' is not an object"),
+        (lambda m: {**m, "chunk_count": "449"}, "'chunk_count' is missing or not a int"),
+        (lambda m: {k: v for k, v in m.items() if k != "artefacts"}, "no artefact checksums"),
+        (lambda m: {**m, "corpus": {"a.txt": 1}}, "'corpus' is not a map of strings"),
+        (lambda m: {**m, "model": {"name": "x", "dimension": "16"}}, "model.dimension is not a int"),
+    ],
+)
+def test_a_manifest_kb_did_not_write_is_refused_with_the_fix(small_corpus, tmp_path, fake_embedder, edit, message):
+    build_index(small_corpus, tmp_path / "index", fake_embedder)
+    manifest_file = resolve_build(tmp_path / "index") / "manifest.json"
+    manifest_file.write_text(json.dumps(edit(json.loads(manifest_file.read_text()))))
+    with pytest.raises(IndexUnavailable, match=message) as caught:
+        load_index(tmp_path / "index")
+    assert "kb build" in str(caught.value)

@@ -27,7 +27,7 @@ if not (ROOT / "app.py").is_file():  # pragma: no cover - the app is part of the
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, real_index):
     from bench.load import free_port, start_app, stop_app, wait_ready
-    from kb.index.store import resolve_build
+    from kb.index.storage import resolve_build
 
     tmp = tmp_path_factory.mktemp("load")
     index = tmp / "index"
@@ -46,7 +46,7 @@ def app_url(tmp_path_factory, real_index):
 def test_concurrent_searches_and_a_rebuild_have_no_errors(app_url):
     from bench.common import eval_queries
     from bench.load import drive
-    from kb.index.store import resolve_build
+    from kb.index.storage import resolve_build
 
     url, index = app_url
     queries = [row["query"] for row in eval_queries()]

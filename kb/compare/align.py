@@ -28,7 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from kb.chunk import Chunk
-from kb.domain import ChunkKind
+from kb.domain import ChunkKind, SourceSpan
 from kb.ingest.corpus import KUMAMOTO, KURUME
 from kb.kpi.extract import Kpi, kpis_for_chunk
 from kb.search.searcher import Filters, Searcher
@@ -105,7 +105,7 @@ class Unit:
 
     @property
     def source(self) -> str:
-        return f"{self.doc}:{self.line_start}-{self.line_end}"
+        return str(SourceSpan(self.doc, self.line_start, self.line_end))
 
     @property
     def is_narrative(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Sequence
 
 from kb.compare.align import Comparison, CrossReference, Measure, Similarity, clean_title
@@ -29,6 +30,14 @@ CELL_KPIS = 3
 SAME_AS_ABOVE = "〃"
 
 Link = Callable[[str, int, int], str]
+
+
+_UNSAFE = re.compile(r"[^\w\u3040-\u30ff\u3400-\u9fff]+")
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """A file name for a topic: letters, digits and Japanese kept, the rest "_"."""
+    return _UNSAFE.sub("_", text).strip("_")[:limit] or "compare"
 
 
 def plan_name(doc: str, documents: dict[str, dict[str, str]]) -> str:

@@ -139,10 +139,9 @@ def kb_home() -> Path:
     An environment variable (rather than a fixed path) lets tests and CI point
     kb at a throw-away directory.
     """
-    env = os.environ.get("KB_HOME")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "kb"
+    from kb.config import settings
+
+    return settings().home_dir
 
 
 def default_model_dir(home: Path | None = None) -> Path:

@@ -36,18 +36,17 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.config import settings
 from kb.errors import QueryEncoderUnavailable
 from kb.ingest.corpus import sizes_match
 
 FORMAT = 1
 META = "meta.json"
 VARIANTS = ("int8", "fp32")
-#: ``KB_QUERY_ENCODER``: ``int8`` (default), ``fp32`` or ``torch`` (no ONNX at all).
-ENCODER_ENV = "KB_QUERY_ENCODER"
+#: ``KB_QUERY_ENCODER`` (:mod:`kb.config`): ``int8`` (default), ``fp32`` or ``torch`` (no ONNX at all).
 DEFAULT_VARIANT = "int8"
-#: ``KB_QUERY_THREADS``: onnxruntime intra-op threads per query (default 1: on a busy
+#: ``KB_QUERY_THREADS`` sets onnxruntime's intra-op threads per query (default 1: on a busy
 #: 2-core machine one thread is faster, and the app runs queries concurrently).
-THREADS_ENV = "KB_QUERY_THREADS"
 MIN_COSINE = 0.99
 CACHE_SIZE = 2048
 K_UNK_PENALTY = 10.0
@@ -527,7 +526,8 @@ class QueryEncoder:
         if meta is None:
             raise QueryEncoderUnavailable(f"no valid query encoder for {name!r} in {self.directory}")
         self.meta = meta
-        self.variant = variant or os.environ.get(ENCODER_ENV) or DEFAULT_VARIANT
+        config = settings()
+        self.variant = variant or config.query_encoder or DEFAULT_VARIANT
         if self.variant not in VARIANTS:
             raise QueryEncoderUnavailable(f"unknown query encoder variant {self.variant!r} (choose from {VARIANTS})")
         self.prompt: str = meta.get("prompt", "")
@@ -535,7 +535,7 @@ class QueryEncoder:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads or os.environ.get(THREADS_ENV) or 1)
+        options.intra_op_num_threads = int(threads or config.query_threads)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # optimised at export

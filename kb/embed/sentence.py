@@ -13,23 +13,15 @@ a fraction of a second and embeds a query in ~10 ms instead of ~30.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from kb.config import settings
 from kb.embed.e5q4 import DEFAULT_MODEL_NAME, prepare_default_model
+from kb.embed.protocol import QueryEmbedder
 from kb.errors import ModelLoadError
-
-MODEL_ENV = "KB_MODEL"
-
-
-
-
-def requested_model(cli_value: str | None) -> str | None:
-    """The model a user asked for: ``--model`` first, then ``$KB_MODEL``, else none."""
-    return cli_value or os.environ.get(MODEL_ENV) or None
 
 
 def resolve_model_path(name: str, progress: Callable[[str], None] | None = None) -> str:
@@ -39,7 +31,7 @@ def resolve_model_path(name: str, progress: Callable[[str], None] | None = None)
     return name
 
 
-class Embedder:
+class SentenceEmbedder:
     """A sentence-transformers model plus the name it is recorded under.
 
     With ``lazy=True`` and an ONNX export of the model already installed (whose
@@ -114,7 +106,9 @@ def _exported_dimension(name: str) -> int | None:
     return int(meta["dimension"]) if meta else None
 
 
-def query_embedder(name: str, *, progress: Callable[[str], None] | None = None, export: bool = True):  # type: ignore[no-untyped-def]
+def query_embedder(
+    name: str, *, progress: Callable[[str], None] | None = None, export: bool = True
+) -> QueryEmbedder:
     """What a searcher should embed queries with for model ``name``.
 
     The torch-free ONNX export (:class:`kb.embed.query_encoder.QueryEncoder`) when one is
@@ -122,9 +116,9 @@ def query_embedder(name: str, *, progress: Callable[[str], None] | None = None, 
     sentence-transformers :class:`Embedder`, which then exports the ONNX encoder
     (once per model, checked against itself) so that the next process starts fast.
     """
-    from kb.embed.query_encoder import ENCODER_ENV, QueryEncoder, QueryEncoderUnavailable
+    from kb.embed.query_encoder import QueryEncoder, QueryEncoderUnavailable
 
-    use_onnx = os.environ.get(ENCODER_ENV, "") != "torch"
+    use_onnx = settings().query_encoder != "torch"
     if use_onnx:
         try:
             return QueryEncoder(name)
@@ -133,14 +127,14 @@ def query_embedder(name: str, *, progress: Callable[[str], None] | None = None, 
         except Exception as exc:  # noqa: BLE001 - a broken export must not stop search: use torch
             if progress:
                 progress(f"ONNX query encoder unusable ({exc.__class__.__name__}); using sentence-transformers")
-    embedder = Embedder(name, progress=progress)
+    embedder = SentenceEmbedder(name, progress=progress)
     if use_onnx and export:
         ensure_query_encoder(embedder, progress=progress)
     return embedder
 
 
 def ensure_query_encoder(
-    embedder: Embedder, *, progress: Callable[[str], None] | None = None, retry: bool = False
+    embedder: SentenceEmbedder, *, progress: Callable[[str], None] | None = None, retry: bool = False
 ) -> bool:
     """Export ``embedder``'s model for torch-free queries unless done already; True if usable.
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from kb.domain import SourceSpan
 from kb.ingest.corpus import Document, load_corpus
 from kb.ingest.parse import parse_document
 from kb.ingest.parse.common import fold_width
@@ -88,8 +89,12 @@ class Kpi:
         return self.target_value is not None
 
     @property
+    def span(self) -> SourceSpan:
+        return SourceSpan(self.doc, self.line_start, self.line_end)
+
+    @property
     def source(self) -> str:
-        return f"{self.doc}:{self.line_start}-{self.line_end}"
+        return str(self.span)
 
     def describe(self) -> str:
         """One line a planner can paste: "市内総生産額: 2,496 十億円 (H27(2015)) → 2,692 十億円 (R5(2023))"."""

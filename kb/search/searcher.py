@@ -15,9 +15,9 @@ import numpy as np
 
 from kb.analysis.lemmas import JapaneseAnalyzer
 from kb.chunk import Chunk
-from kb.domain import ChunkKind, Fusion, Method
+from kb.domain import ChunkKind, Fusion, Method, SourceSpan
 from kb.errors import QueryError
-from kb.index.store import LoadedIndex
+from kb.index.storage import LoadedIndex
 from kb.ingest.corpus import CITY_CHOICES
 from kb.search.expand import ExpandedQuery, QueryExpander, QueryVocabulary
 from kb.search.fusion import reciprocal_rank_fusion, weighted_sum
@@ -92,6 +92,11 @@ class Hit:
     text: str
     ranks: dict[str, int] = field(default_factory=dict)
     merged: tuple[str, ...] = ()
+
+    @property
+    def span(self) -> SourceSpan:
+        """Where the hit is: its document and the lines it covers (merged pieces included)."""
+        return SourceSpan(self.chunk.doc, self.line_start, self.line_end)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ string restores that state in ``demo.load``.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import replace
 from typing import Any
@@ -19,6 +18,7 @@ import gradio as gr
 from kb.ingest.corpus import CITY_CHOICES
 from kb.ui import labels as L
 from kb.ui import render
+from kb.ui.compare_tab import add_compare_tab
 from kb.ui.service import SearchService, SearchView
 from kb.ui.state import DEFAULT_K, MAX_K, UIState, clamp_k, decode_query_string, decode_state
 from kb.ui.style import CSS, RESULTS_JS, SOURCE_JS
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 #: Events that call the searcher share this queue slot: one search at a time per process
 #: (the tokenizer is not thread-safe, and two CPU-bound searches gain nothing in parallel).
 SEARCH_QUEUE = "kb-search"
-COMPARE_MODULE = "kb.ui.compare_tab"
 
 
 def _header_html(service: SearchService) -> str:
@@ -62,16 +61,6 @@ def _filter_updates(service: SearchService, state: UIState) -> tuple[Any, Any, U
     return gr.update(choices=plans, value=plan), gr.update(choices=goals, value=goal), narrowed
 
 
-def _add_compare_tab(service: SearchService) -> None:
-    """The 比較 / Compare tab. It asks the service for its searcher at each comparison, so
-    it works once an index is built from the page, with no restart."""
-    try:
-        module = importlib.import_module(COMPARE_MODULE)
-        module.add_compare_tab(lambda: service.searcher, service.corpus_dir)
-    except Exception:  # the search page must start even if the compare tab is broken
-        log.exception("the compare tab could not be added; starting with the search tab only")
-
-
 def build_app(service: SearchService) -> gr.Blocks:
     """The whole page: header, 検索 / Search and 比較 / Compare tabs, JSON API."""
     with gr.Blocks(title=L.TITLE, analytics_enabled=False, delete_cache=(3600, 7200)) as demo:
@@ -79,7 +68,7 @@ def build_app(service: SearchService) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab(L.SEARCH_TAB, id="search"):
                 _search_tab(service, demo)
-            _add_compare_tab(service)
+            add_compare_tab(service)
 
         def search(query: str, city: str = "", doc: str = "", goal: str = "", k: int = DEFAULT_K) -> dict:
             """Search the plans; returns the JSON contract of `kb search --json` (or an error)."""

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import html
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb.compare.align import Comparison, Measure, Pair
 from kb.compare.render import kpi_text, plan_name
+from kb.errors import QueryError
+from kb.kpi.extract import Kpi
+from kb.search.searcher import Searcher
+
+if TYPE_CHECKING:
+    from kb.ui.service import SearchService
 
 TAB_LABEL = "比較 / Compare"
 QUERY_LABEL = "比べたいテーマ・質問 / Topic to compare"
@@ -156,8 +162,7 @@ def message_html(text: str) -> str:
 
 
 def _downloads(comparison: Comparison) -> tuple[str, str]:
-    from kb.cli.tools import slug
-    from kb.compare.render import comparison_csv, comparison_markdown
+    from kb.compare.render import comparison_csv, comparison_markdown, slug
 
     folder = Path(tempfile.mkdtemp(prefix="kb-compare-"))
     name = f"compare-{slug(comparison.query)}"
@@ -166,14 +171,15 @@ def _downloads(comparison: Comparison) -> tuple[str, str]:
     return str(folder / f"{name}.csv"), str(folder / f"{name}.md")
 
 
-def compare_view(searcher, query: str, kpis: Sequence, k: int) -> tuple[str, tuple[str, str] | None]:  # type: ignore[no-untyped-def]
+def compare_view(
+    searcher: Searcher | None, query: str, kpis: Sequence[Kpi], k: int
+) -> tuple[str, tuple[str, str] | None]:
     """The tab's HTML for one comparison and its CSV/Markdown files (None when there is none).
 
     ``searcher`` is None until an index exists: the page may have been opened before
     the index was built, and the tab says so instead of failing.
     """
     from kb.compare.align import compare
-    from kb.search.searcher import QueryError
 
     if searcher is None:
         return message_html(NO_INDEX), None
@@ -184,17 +190,14 @@ def compare_view(searcher, query: str, kpis: Sequence, k: int) -> tuple[str, tup
     return comparison_html(comparison), _downloads(comparison)
 
 
-def add_compare_tab(get_searcher: Callable[[], Any], corpus_dir) -> None:  # type: ignore[no-untyped-def]
+def add_compare_tab(service: SearchService) -> None:
     """Build the tab's components inside the caller's ``gr.Tabs`` context.
 
-    ``get_searcher`` is asked at every comparison, so an index built from the page
-    (after the app started without one) serves this tab without a restart.
+    The service is asked for its searcher and KPIs at every comparison, so an index
+    built from the page (after the app started without one) serves this tab without a
+    restart.
     """
     import gradio as gr
-
-    from kb.kpi.extract import load_kpis
-
-    kpis = load_kpis(corpus_dir).kpis if Path(corpus_dir).is_dir() else []
 
     with gr.Tab(TAB_LABEL, id="compare"):
         with gr.Row(equal_height=False):
@@ -213,7 +216,7 @@ def add_compare_tab(get_searcher: Callable[[], Any], corpus_dir) -> None:  # typ
                          css_template=CSS, js_on_load=None, elem_id="kb-compare-result")
 
         def on_compare(query: str, n: float) -> list[Any]:
-            shown, files = compare_view(get_searcher(), query, kpis, int(n))
+            shown, files = compare_view(service.searcher, query, service.kpi_records, int(n))
             if files is None:
                 hidden = gr.update(visible=False)
                 return [shown, hidden, hidden]

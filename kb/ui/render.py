@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from kb.ingest.corpus import KUMAMOTO, KURUME, WIDE_AREA
-from kb.present import breadcrumb, highlight_html, highlight_terms, normalize_preserving_length
+from kb.kpi.extract import Kpi
+from kb.present import breadcrumb, highlight_html, normalize_preserving_length
 from kb.search.searcher import Hit, SearchResult
 from kb.sourceview import SourceView
 from kb.ui import labels as L
-from kb.ui.kpis import KpiEntry
 from kb.ui.state import UIState, encode_state
 
 #: Characters of a hit shown before "read more"; the first highlighted term is always shown.
@@ -32,7 +32,7 @@ KPI_OPEN_ITEMS = 4
 INTERPRETATION_TERMS = 8
 _BREAK = re.compile(r"[。\n]")
 
-KpiSource = Callable[[Hit], Sequence[KpiEntry]]
+KpiSource = Callable[[Hit], Sequence[Kpi]]
 
 
 @dataclass(frozen=True)
@@ -60,19 +60,6 @@ def city_badges(city: str, area: str) -> str:
     if area and area != city:
         badges.append(f'<span class="kb-badge {city_class(area)}">{esc(area)}</span>')
     return "".join(badges)
-
-
-def ui_terms(result: SearchResult, analyzer=None) -> list[str]:  # type: ignore[no-untyped-def]
-    """Terms to highlight: the expansions' phrases plus the content words of the query.
-
-    :func:`kb.present.highlight_terms` with an analyzer also splits every *expansion*
-    into morphemes, which lights up fragments such as イン (from インバウンド) all over a
-    page; here only the user's own words are split.
-    """
-    terms = set(highlight_terms(result))
-    if analyzer is not None:
-        terms.update(t for t in analyzer.terms(result.expanded.text) if len(t) >= 2 and not t.isascii())
-    return sorted(terms, key=len, reverse=True)
 
 
 def _first_match_end(text: str, terms: Sequence[str]) -> int:
@@ -110,19 +97,18 @@ def source_link(state: UIState, doc: str, start: int, end: int, text: str) -> st
     return f'<a class="kb-source-link" href="{esc(href)}">{text}</a>'
 
 
-def _kpi_item(entry: KpiEntry, state: UIState) -> str:
-    where = f"{entry.doc}:{entry.line_start}-{entry.line_end}"
-    link = source_link(state, entry.doc, entry.line_start, entry.line_end, esc(where))
-    if entry.record:
-        return f'<li class="kb-kpi-record">{esc(entry.text)} <span class="kb-kpi-src">{link}</span></li>'
-    return f'<li class="kb-kpi-table"><pre>{esc(entry.text)}</pre>{link}</li>'
+def _kpi_item(kpi: Kpi, state: UIState) -> str:
+    """One indicator on one line (baseline → target), linking to the table it was read from."""
+    span = kpi.span
+    link = source_link(state, span.doc, span.line_start, span.line_end, esc(str(span)))
+    return f'<li class="kb-kpi-record">{esc(kpi.describe())} <span class="kb-kpi-src">{link}</span></li>'
 
 
-def kpi_html(entries: Sequence[KpiEntry], state: UIState) -> str:
+def kpi_html(entries: Sequence[Kpi], state: UIState) -> str:
     """The hit's indicators, each linking to its table; folded when long."""
     if not entries:
         return ""
-    size = sum(len(e.text) for e in entries)
+    size = sum(len(e.describe()) for e in entries)
     opened = " open" if size <= KPI_OPEN_CHARS and len(entries) <= KPI_OPEN_ITEMS else ""
     items = "".join(_kpi_item(entry, state) for entry in entries)
     return (
@@ -131,7 +117,7 @@ def kpi_html(entries: Sequence[KpiEntry], state: UIState) -> str:
     )
 
 
-def card_html(hit: Hit, terms: Sequence[str], state: UIState, kpis: Sequence[KpiEntry] = ()) -> str:
+def card_html(hit: Hit, terms: Sequence[str], state: UIState, kpis: Sequence[Kpi] = ()) -> str:
     """One result: plan and city, heading path, highlighted text, KPIs, score, source link."""
     chunk = hit.chunk
     head, tail = split_preview(hit.text, terms)
@@ -141,7 +127,7 @@ def card_html(hit: Hit, terms: Sequence[str], state: UIState, kpis: Sequence[Kpi
             f'<details class="kb-more"><summary>{esc(L.MORE)}</summary>'
             f'<div class="kb-text">{highlight_html(tail, terms)}</div></details>'
         )
-    where = f"{chunk.doc}:{hit.line_start}-{hit.line_end}"
+    where = str(hit.span)
     kind = L.KIND_LABELS.get(chunk.kind, chunk.kind)
     active = " kb-active" if state.doc == chunk.doc and state.lines == (hit.line_start, hit.line_end) else ""
     return (

@@ -17,13 +17,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kb.chunk import Chunk
-from kb.ingest.corpus import CorpusError, load_corpus
+from kb.embed.protocol import Embedder
+from kb.errors import CorpusError, QueryError, SourceError
+from kb.index.build import Progress
+from kb.ingest.corpus import load_corpus
+from kb.kpi.extract import Kpi
 from kb.present import result_json, results_csv
-from kb.search.searcher import Filters, Hit, QueryError, Searcher, SearchResult
-from kb.sourceview import SourceError, source_view
+from kb.search.searcher import Filters, Hit, Searcher, SearchResult
+from kb.service import KNOWN_ERRORS, Session, build, index_dir, open_session, session_for
+from kb.sourceview import source_view
 from kb.ui import labels as L
 from kb.ui import render
-from kb.ui.kpis import KpiEntry, KpiLookup
 from kb.ui.render import DocInfo
 from kb.ui.state import MAX_K, UIState, clamp_k
 
@@ -47,39 +51,6 @@ class SearchView:
     result: SearchResult | None = None
 
 
-def kpi_provider(chunks: Sequence[Chunk], corpus_dir: Path) -> Callable[[Chunk], list[KpiEntry]]:
-    """KPIs per chunk: ``kb.kpi.extract``'s structured records, else the raw KPI chunks.
-
-    One line per indicator (baseline → target with years) reads far better than a PDF
-    table's broken rows; if the corpus is not at hand or extraction fails,
-    :class:`~kb.ui.kpis.KpiLookup` shows the KPI tables from the index instead, so
-    the search page never depends on the corpus folder.
-    """
-    fallback = KpiLookup(chunks)
-    try:
-        from kb.kpi.extract import kpis_for_chunk, load_kpis
-
-        records = list(load_kpis(corpus_dir).kpis)
-        lookup_records = kpis_for_chunk
-    except Exception:  # KPIs decorate results: their absence must not take the search page down
-        log.exception("KPI extraction failed; showing KPI tables from the chunks instead")
-        return fallback
-
-    def lookup(chunk: Chunk) -> list[KpiEntry]:
-        try:
-            found = lookup_records(chunk, records)
-            return [
-                KpiEntry(text=kpi.describe(), doc=kpi.doc, line_start=kpi.line_start, line_end=kpi.line_end,
-                         label=kpi.label, record=True)
-                for kpi in found
-            ]
-        except Exception:
-            log.exception("kb.kpi.extract failed for %s; showing its KPI tables instead", chunk.id)
-            return fallback(chunk)
-
-    return lookup
-
-
 def _shorten(text: str, limit: int = GOAL_LABEL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -89,40 +60,48 @@ class SearchService:
 
     def __init__(
         self,
-        searcher: Searcher | None,
+        session: Session | Searcher | None,
         corpus_dir: Path | str = "corpus",
         *,
         index_dir: Path | str | None = None,
         unavailable: str | None = None,
         workdir: Path | None = None,
     ) -> None:
-        self.searcher = searcher
         self.corpus_dir = Path(corpus_dir)
+        if isinstance(session, Searcher):
+            session = session_for(session, self.corpus_dir)
+        self.session = session
         self.index_dir = Path(index_dir) if index_dir else None
-        self.unavailable = unavailable if searcher is None else None
+        self.unavailable = unavailable if session is None else None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="kb-ui-"))
         self._chunks: list[Chunk] = []
         self._documents: list[DocInfo] = []
-        self._kpis: Callable[[Chunk], list[KpiEntry]] = lambda chunk: []
-        self.stale: list[str] = []
         self._load_catalogue()
+
+    @property
+    def searcher(self) -> Searcher | None:
+        return self.session.searcher if self.session is not None else None
+
+    @property
+    def stale(self) -> list[str]:
+        return self.session.stale if self.session is not None else []
+
+    @property
+    def kpi_records(self) -> Sequence[Kpi]:
+        return self.session.kpis.records if self.session is not None else ()
 
     # -- what there is to search -------------------------------------------------
 
     @property
     def ready(self) -> bool:
-        return self.searcher is not None
+        return self.session is not None
 
     def _load_catalogue(self) -> None:
         """Documents and goals for the filters: from the index, or the corpus if none yet."""
         metadata: dict[str, dict[str, str]] = {}
-        if self.searcher is not None:
-            self._chunks = list(self.searcher.chunks)
-            metadata = dict(getattr(self.searcher.index, "documents", {}) or {})
-            try:
-                self.stale = self.searcher.index.stale_documents(self.corpus_dir)
-            except OSError:
-                self.stale = []
+        if self.session is not None:
+            self._chunks = list(self.session.chunks)
+            metadata = dict(self.session.searcher.index.documents)
         else:
             try:
                 from kb.chunk import chunk_corpus
@@ -144,7 +123,6 @@ class SearchService:
                     area=metadata.get(doc, {}).get("area") or c.area, passages=counts[doc])
             for doc, c in first.items()
         ]
-        self._kpis = kpi_provider(self._chunks, self.corpus_dir)
 
     @property
     def documents(self) -> list[DocInfo]:
@@ -187,8 +165,8 @@ class SearchService:
 
     # -- searching ---------------------------------------------------------------
 
-    def kpis_for(self, hit: Hit) -> list[KpiEntry]:
-        return self._kpis(hit.chunk)
+    def kpis_for(self, hit: Hit) -> list[Kpi]:
+        return self.session.kpis_for(hit) if self.session is not None else []
 
     def search(self, state: UIState) -> SearchView:
         """Run the state's search; messages instead of exceptions for anything that fails.
@@ -196,19 +174,19 @@ class SearchService:
         A source passage in ``state`` stays in it (the page reopened from a shared URL
         shows both); a new search from the page passes a state without one.
         """
-        if self.searcher is None:
+        if self.session is None:
             return SearchView(state, "", self.no_index_html())
         filters = Filters(city=state.city or None, doc=state.plan or None, goal=state.goal or None)
         started = time.perf_counter()
         try:
-            result = self.searcher.search(state.q, k=clamp_k(state.k), filters=filters)
+            result = self.session.searcher.search(state.q, k=clamp_k(state.k), filters=filters)
         except QueryError as exc:
             return SearchView(state, "", render.query_error_html(str(exc)))
         except Exception:  # the page shows a message, the log keeps the traceback
             log.exception("search failed for %r", state)
             return SearchView(state, "", render.message_html(L.INTERNAL_ERROR, L.INTERNAL_HINT, kind="error"))
         seconds = time.perf_counter() - started
-        terms = render.ui_terms(result, self.searcher.analyzer)
+        terms = self.session.highlight_terms(result)
         state = replace(state, q=result.query, k=clamp_k(state.k))
         return SearchView(
             state=state,
@@ -255,7 +233,7 @@ class SearchService:
 
     def api_search(self, query: str, city: str = "", doc: str = "", goal: str = "", k: int = 10) -> dict:
         """The JSON contract of :func:`kb.present.result_json`, or ``{"error": …, "hits": []}``."""
-        if self.searcher is None:
+        if self.session is None:
             return {"query": query, "error": self.unavailable or "the index is not built", "hits": []}
         filters = Filters(city=city or None, doc=doc or None, goal=goal or None)
         try:
@@ -265,7 +243,7 @@ class SearchService:
         if not 1 <= count <= max(MAX_K, 200):
             return {"query": query, "error": f"k must be between 1 and {max(MAX_K, 200)}", "hits": []}
         try:
-            return result_json(self.searcher.search(query, k=count, filters=filters))
+            return result_json(self.session.searcher.search(query, k=count, filters=filters))
         except QueryError as exc:
             return {"query": query, "error": str(exc), "hits": []}
         except Exception as exc:
@@ -276,28 +254,20 @@ class SearchService:
 
     def build_index(
         self,
-        progress: Callable[[str, int, int], None] | None = None,
+        progress: Progress | None = None,
         *,
-        embedder: object | None = None,
-        opener: Callable[[Path], Searcher] | None = None,
+        embedder: Embedder | None = None,
+        opener: Callable[[Path], Session] | None = None,
     ) -> str:
         """Build the index into ``index_dir``, start searching it, and say so (HTML).
 
         ``embedder`` and ``opener`` default to the real model and
-        :func:`kb.service.open_searcher`; tests pass light stand-ins.
+        :func:`kb.service.open_session`; tests pass light stand-ins.
         """
-        from kb.index.store import build_index
-        from kb.service import index_dir, open_searcher
-
         target = index_dir(self.index_dir)
         try:
-            if embedder is None:
-                from kb.embed.e5q4 import DEFAULT_MODEL_NAME
-                from kb.embed.sentence import Embedder, requested_model
-
-                embedder = Embedder(requested_model(None) or DEFAULT_MODEL_NAME, lazy=True)
-            build_index(self.corpus_dir, target, embedder, progress=progress)
-            self.searcher = (opener or open_searcher)(target)
+            build(self.corpus_dir, target, embedder=embedder, progress=progress)
+            self.session = (opener or (lambda folder: open_session(folder, corpus_dir=self.corpus_dir)))(target)
         except Exception as exc:  # shown on the page; the log has the traceback
             log.exception("index build from the app failed")
             return render.message_html(L.INTERNAL_ERROR, f"{exc.__class__.__name__}: {exc}", kind="error")
@@ -315,22 +285,17 @@ def open_service(
 ) -> SearchService:
     """Load the index and model once for the process (and warm them up); never raises for a
     missing or unusable index: the service then carries the reason and the page shows it."""
-    from kb.embed.e5q4 import ModelSourceError
-    from kb.embed.sentence import ModelLoadError
-    from kb.index.store import IndexUnavailable
-    from kb.service import index_dir, open_searcher
-
     folder = index_dir(index)
     started = time.perf_counter()
     try:
-        searcher = open_searcher(folder)
-    except (IndexUnavailable, ModelLoadError, ModelSourceError, CorpusError) as exc:
+        session = open_session(folder, corpus_dir=corpus_dir)
+    except KNOWN_ERRORS as exc:
         log(f"kb app: no usable index in {folder}: {exc}")
         log("kb app: build it with `kb build` (or ./run.sh), or from the page")
         return SearchService(None, corpus_dir, index_dir=folder, unavailable=str(exc))
     try:
-        searcher.search(WARMUP_QUERY, k=1)
+        session.searcher.search(WARMUP_QUERY, k=1)
     except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs the first user time
         log(f"kb app: warm-up search failed ({exc.__class__.__name__}: {exc})")
-    log(f"kb app: index {folder} with {len(searcher.chunks)} passages loaded in {time.perf_counter() - started:.1f} s")
-    return SearchService(searcher, corpus_dir, index_dir=folder)
+    log(f"kb app: index {folder} with {len(session.chunks)} passages loaded in {time.perf_counter() - started:.1f} s")
+    return SearchService(session, corpus_dir, index_dir=folder)

@@ -1,0 +1,64 @@
+"""What ``kb kpi`` does: list, filter and audit the plans' structured KPI records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from kb.ingest.corpus import CITY_CHOICES
+
+Echo = Callable[..., None]
+
+
+def run_kpi(*, city: str | None, query: str | None, doc: str | None, as_json: bool, coverage: bool, gold: Path,
+            corpus: Path, echo: Echo, fail: Callable[[str], None]) -> int:
+    from kb.kpi.extract import coverage as coverage_rows
+    from kb.kpi.extract import coverage_markdown, filter_kpis, load_kpis, read_gold
+
+    if city and city not in CITY_CHOICES:
+        fail(f"unknown city {city!r} (choose from {', '.join(CITY_CHOICES)})")
+    extraction = load_kpis(corpus)
+    documents = sorted({p.stem for p in Path(corpus).glob("*.txt")})
+    if doc and doc not in documents:
+        fail(f"unknown document {doc!r} (known: {', '.join(documents)})")
+    if coverage:
+        if not gold.is_file():
+            fail(f"no hand-counted KPI rows at {gold} (give --gold FILE)")
+        rows = coverage_rows(extraction, read_gold(gold), [d for d in documents if not doc or d == doc])
+        echo(coverage_markdown(rows))
+        for row in rows:
+            for missing in row.missing:
+                echo(f"not extracted: {missing.doc}:{missing.line} {missing.name}")
+        for problem in extraction.problems:
+            if not doc or problem.doc == doc:
+                echo(f"unread: {problem.doc}:{problem.line} {problem.text} ({problem.reason})")
+        return 1 if any(r.missing for r in rows) else 0
+    kpis = filter_kpis(extraction.kpis, city=city, doc=doc, query=query)
+    if as_json:
+        for kpi in kpis:
+            echo(json.dumps(kpi.to_json(), ensure_ascii=False))
+        return 0
+    if not kpis:
+        echo("no KPIs match; try other words, or remove filters")
+        return 0
+    current = None
+    for kpi in kpis:
+        if kpi.doc != current:
+            current = kpi.doc
+            echo(f"\n{kpi.title} ({kpi.doc})")
+        period = f" 〔{kpi.period}〕" if kpi.period else ""
+        where = " › ".join(kpi.path[1:]) if len(kpi.path) > 1 else ""
+        echo(f"  {kpi.line_start:>5}-{kpi.line_end:<5} {kpi.label}{period}  {kpi.describe()}")
+        if where:
+            echo(f"               {where}")
+        if kpi.progress:
+            echo("               実績: " + ", ".join(f"{p.column} {p.value}" + (f"({p.year})" if p.year else "")
+                                          for p in kpi.progress if not p.column.startswith("目標")))
+    with_values = sum(k.has_values for k in kpis)
+    echo(f"\n{len(kpis)} KPIs: {with_values} with a target value, {len(kpis) - with_values} names only "
+         "(the plan gives no values)")
+    problems = [p for p in extraction.problems if (not doc or p.doc == doc)]
+    if problems:
+        echo(f"{len(problems)} lines inside KPI tables could not be read; see `kb kpi --coverage`")
+    return 0

@@ -1,0 +1,182 @@
+"""Build the index: parse → chunk → tokenize → embed → write, atomically.
+
+Vectors of chunks whose content did not change are taken from the current build
+(matched by content hash), so a rebuild after editing one plan embeds only what changed.
+Everything is written into a temporary build folder that is renamed into place and only
+then made ``current`` (:mod:`kb.index.storage`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kb import __version__
+from kb.analysis.lemmas import ANALYZER_VERSION, JapaneseAnalyzer
+from kb.chunk import Chunk, chunk_document
+from kb.embed.protocol import Embedder
+from kb.errors import IndexUnavailable
+from kb.index.dense import build_dense, choose_spec, save_dense
+from kb.index.lexical import LexicalIndex
+from kb.index.manifest import FORMAT_VERSION, IndexManifest, LexicalInfo, ModelInfo
+from kb.index.storage import (
+    BUILDS,
+    MANIFEST,
+    artefact_checksums,
+    chunk_record,
+    fsync_tree,
+    prune_builds,
+    read_manifest,
+    swap_current,
+)
+from kb.ingest.corpus import corpus_hashes, load_corpus
+from kb.ingest.parse import PARSER_VERSION, parse_document
+
+#: ``progress(stage, done, total)``: the CLI's and the app's progress bars.
+Progress = Callable[[str, int, int], None]
+
+@dataclass
+class BuildReport:
+    build_dir: Path
+    chunk_count: int
+    counts: dict[str, dict[str, int]]
+    seconds: dict[str, float]
+    embedded: int
+    reused: int
+    dense_type: str
+
+
+def _previous_embeddings(index_dir: Path, model: str) -> dict[str, np.ndarray]:
+    """Vectors of the current build by chunk content hash, if it used the same model."""
+    try:
+        build, manifest = read_manifest(index_dir)
+        if manifest.model.name != model:
+            return {}
+        vectors = np.load(build / "vectors.npy")
+        hashes = [json.loads(line)["content_hash"] for line in (build / "hashes.jsonl").read_text().splitlines()]
+    except (IndexUnavailable, OSError, ValueError, KeyError):
+        return {}
+    if len(hashes) != len(vectors):
+        return {}
+    return dict(zip(hashes, vectors))
+
+
+def build_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    progress: Progress | None = None,
+    analyzer: JapaneseAnalyzer | None = None,
+) -> BuildReport:
+    """Parse → chunk → tokenize → embed → index, written atomically into ``index_dir``."""
+    tick = time.perf_counter
+    notify = progress or (lambda stage, done, total: None)
+    seconds: dict[str, float] = {}
+    analyzer = analyzer or JapaneseAnalyzer()
+
+    start = tick()
+    documents = load_corpus(corpus_dir)
+    chunks: list[Chunk] = []
+    for done, doc in enumerate(documents, start=1):
+        chunks.extend(chunk_document(doc, parse_document(doc)))
+        notify("parse", done, len(documents))
+    if not chunks:
+        raise IndexUnavailable(f"{corpus_dir} has no text to index")
+    seconds["parse"] = tick() - start
+
+    start = tick()
+    term_lists = []
+    for done, chunk in enumerate(chunks, start=1):
+        term_lists.append(analyzer.terms(chunk.search_text))
+        if done % 50 == 0 or done == len(chunks):
+            notify("tokenize", done, len(chunks))
+    seconds["tokenize"] = tick() - start
+
+    start = tick()
+    cache = _previous_embeddings(index_dir, embedder.name)
+    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    missing: list[int] = []
+    for i, chunk in enumerate(chunks):
+        cached = cache.get(chunk.content_hash)
+        if cached is not None and cached.shape == (embedder.dimension,):
+            vectors[i] = cached
+        else:
+            missing.append(i)
+    # Length-sorted groups waste little compute on padding; groups keep progress moving.
+    missing.sort(key=lambda i: len(chunks[i].embed_text))
+    group = 64
+    for offset in range(0, len(missing), group):
+        ids = missing[offset : offset + group]
+        vectors[ids] = embedder.encode_documents([chunks[i].embed_text for i in ids])
+        notify("embed", min(offset + group, len(missing)), len(missing))
+    if not missing:
+        notify("embed", 0, 0)
+    seconds["embed"] = tick() - start
+
+    start = tick()
+    index_dir = Path(index_dir)
+    builds = index_dir / BUILDS
+    builds.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    build_name = time.strftime("%Y%m%dT%H%M%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}-{uuid.uuid4().hex[:6]}"
+    temporary = builds / f"{build_name}.{os.getpid()}.tmp"
+    if temporary.exists():
+        shutil.rmtree(temporary)
+    temporary.mkdir()
+    try:
+        spec = choose_spec(len(chunks), embedder.dimension)
+        with (temporary / "chunks.jsonl").open("w", encoding="utf-8") as out:
+            for chunk in chunks:
+                out.write(json.dumps(chunk_record(chunk), ensure_ascii=False) + "\n")
+        with (temporary / "hashes.jsonl").open("w", encoding="utf-8") as out:
+            for chunk in chunks:
+                out.write(json.dumps({"id": chunk.id, "content_hash": chunk.content_hash}) + "\n")
+        np.save(temporary / "vectors.npy", vectors)
+        save_dense(build_dense(vectors, spec), temporary / "dense.faiss")
+        LexicalIndex.build(term_lists).save(temporary / "lexical")
+        counts: dict[str, dict[str, int]] = {}
+        for (doc, kind), n in Counter((c.doc, c.kind) for c in chunks).items():
+            counts.setdefault(doc, {})[kind] = n
+        seconds["index"] = tick() - start
+        manifest = IndexManifest(
+            format_version=FORMAT_VERSION,
+            kb_version=__version__,
+            parser_version=PARSER_VERSION,
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            model=ModelInfo(name=embedder.name, dimension=embedder.dimension),
+            dense_index=spec,
+            lexical=LexicalInfo(library="bm25s", analyzer="fugashi+unidic-lite lemmas",
+                                analyzer_version=ANALYZER_VERSION),
+            corpus_dir=str(Path(corpus_dir)),
+            corpus=corpus_hashes(documents),
+            documents={d.doc: d.metadata for d in documents},
+            chunk_count=len(chunks),
+            chunk_counts=counts,
+            build_seconds={k: round(v, 3) for k, v in seconds.items()},
+            embedded=len(missing),
+            reused_embeddings=len(chunks) - len(missing),
+            artefacts=artefact_checksums(temporary),
+        )
+        (temporary / MANIFEST).write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+        fsync_tree(temporary)
+        final = builds / build_name
+        os.replace(temporary, final)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    swap_current(index_dir, build_name)
+    prune_builds(index_dir, build_name)
+    return BuildReport(
+        build_dir=final, chunk_count=len(chunks), counts=counts, seconds=seconds,
+        embedded=len(missing), reused=len(chunks) - len(missing), dense_type=spec.type,
+    )

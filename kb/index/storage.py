@@ -1,0 +1,230 @@
+"""Store and load the search index: the folder layout, the atomic swap, verified loading.
+
+Layout of an index folder (``index/`` by default)::
+
+    index/current -> builds/<id>        a symlink, swapped atomically
+    index/builds/<id>/manifest.json     what built it, checksums of every artefact
+    index/builds/<id>/chunks.jsonl      chunk records (text, spans, heading paths)
+    index/builds/<id>/hashes.jsonl      content hash per chunk (which vectors can be reused)
+    index/builds/<id>/vectors.npy       embeddings, reused for unchanged chunks
+    index/builds/<id>/dense.faiss       FAISS index (type chosen by size)
+    index/builds/<id>/lexical/          bm25s index over lemma terms
+
+A build (:mod:`kb.index.build`) is written into ``builds/<id>.<pid>.tmp``, renamed, and
+only then is ``current`` re-pointed, so a build killed at any moment leaves the previous
+index answering. Loading checks the manifest before anything else: format version,
+model, analyzer, and the sha256 of every artefact, so a truncated or edited file is
+refused with the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kb.analysis.lemmas import ANALYZER_VERSION
+from kb.chunk import Chunk
+from kb.errors import IndexUnavailable
+from kb.index.dense import load_dense
+from kb.index.lexical import LexicalIndex
+from kb.index.manifest import FORMAT_VERSION, IndexManifest
+from kb.ingest.corpus import sha256_bytes, sha256_file
+
+__all__ = ["FORMAT_VERSION", "IndexManifest", "LoadedIndex", "load_index", "read_manifest", "resolve_build"]
+
+MANIFEST = "manifest.json"
+CURRENT = "current"
+BUILDS = "builds"
+KEEP_BUILDS = 2
+
+
+@dataclass
+class LoadedIndex:
+    """An index in memory, ready to search."""
+
+    path: Path
+    manifest: IndexManifest
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    dense: Any  # a faiss.Index (faiss ships no type information)
+    lexical: LexicalIndex
+    documents: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        return self.manifest.model.name
+
+    def stale_documents(self, corpus_dir: Path | None = None) -> list[str]:
+        """Corpus files that changed (or appeared/disappeared) since this index was built."""
+        corpus_dir = Path(corpus_dir or self.manifest.corpus_dir)
+        if not corpus_dir.is_dir():
+            return []
+        recorded = self.manifest.corpus
+        current = {p.name: sha256_bytes(p.read_bytes()) for p in corpus_dir.glob("*.txt")}
+        names = set(recorded) | set(current)
+        return sorted(n for n in names if recorded.get(n) != current.get(n))
+
+
+def chunk_record(chunk: Chunk) -> dict[str, Any]:
+    return asdict(chunk)
+
+
+def chunk_from_record(record: dict[str, Any]) -> Chunk:
+    names = {f.name for f in fields(Chunk)}
+    values = {k: v for k, v in record.items() if k in names}
+    for key in ("heading_path", "lines", "outline"):
+        values[key] = tuple(values.get(key, ()))
+    return Chunk(**values)
+
+
+def fsync_tree(root: Path) -> None:
+    """Flush every file and folder under ``root`` to disk before it is renamed into place,
+    so that after a power cut the rename never points at empty files."""
+    for path in sorted(root.rglob("*"), reverse=True) + [root]:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_pid(name: str) -> int | None:
+    """The build process that owns a temporary ``<id>.<pid>.tmp`` / ``.current.<pid>``, if named."""
+    parts = name.removesuffix(".tmp").rsplit(".", 1)
+    return int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else None
+
+
+def artefact_checksums(build_dir: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(build_dir)): sha256_file(p)
+        for p in sorted(build_dir.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def resolve_build(index_dir: Path) -> Path:
+    """The build folder an index folder points at (or the folder itself if it is one)."""
+    index_dir = Path(index_dir)
+    if (index_dir / MANIFEST).is_file():
+        return index_dir
+    current = index_dir / CURRENT
+    if current.exists() and (current / MANIFEST).is_file():
+        return current.resolve()
+    raise IndexUnavailable(f"no index in {index_dir}: run `kb build` first")
+
+
+def prune_builds(index_dir: Path, keep: str) -> None:
+    builds = index_dir / BUILDS
+    if not builds.is_dir():
+        return
+    finished = sorted(p for p in builds.iterdir() if p.is_dir() and not p.name.endswith(".tmp"))
+    stale = [p for p in finished if p.name != keep][: max(0, len(finished) - KEEP_BUILDS)]
+    # Leftovers of killed builds; a temporary folder of a build still running is kept.
+    for path in builds.iterdir():
+        if path.name.endswith(".tmp"):
+            owner = _owner_pid(path.name)
+            if owner is None or not _pid_alive(owner):
+                stale.append(path)
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    for link in index_dir.glob(f".{CURRENT}.*"):
+        owner = _owner_pid(link.name)
+        if link.is_symlink() and (owner is None or not _pid_alive(owner)):
+            link.unlink(missing_ok=True)
+
+
+def swap_current(index_dir: Path, build_name: str) -> None:
+    link = index_dir / CURRENT
+    temporary = index_dir / f".{CURRENT}.{os.getpid()}"
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    temporary.symlink_to(Path(BUILDS) / build_name)
+    if link.exists() and not link.is_symlink():
+        raise IndexUnavailable(f"{link} exists and is not a symlink; move it away and rebuild")
+    os.replace(temporary, link)
+
+
+def read_manifest(index_dir: Path) -> tuple[Path, IndexManifest]:
+    build = resolve_build(index_dir)
+    try:
+        raw = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexUnavailable(f"index manifest unreadable ({exc.__class__.__name__}): run `kb build`") from None
+    return build, IndexManifest.from_json(raw)
+
+
+def check_model(manifest: IndexManifest, model: str | None) -> None:
+    built_with = manifest.model.name
+    if model and model != built_with:
+        raise IndexUnavailable(
+            f"index was built with model {built_with!r}, not {model!r}: "
+            f"rebuild with `kb build --model {model}` or search without --model"
+        )
+
+
+def check_analyzer(manifest: IndexManifest) -> None:
+    """Queries must be cut into terms the way the index was, or words silently stop matching."""
+    built_with = manifest.lexical.analyzer_version
+    if built_with != ANALYZER_VERSION:
+        raise IndexUnavailable(
+            f"index terms were made by analyzer version {built_with}, this kb uses {ANALYZER_VERSION}: run `kb build`"
+        )
+
+
+def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True) -> LoadedIndex:
+    build, manifest = read_manifest(index_dir)
+    check_model(manifest, model)
+    check_analyzer(manifest)
+    if verify:
+        for name, digest in manifest.artefacts.items():
+            path = build / name
+            if not path.is_file():
+                raise IndexUnavailable(f"index file {name} is missing: run `kb build`")
+            if sha256_file(path) != digest:
+                raise IndexUnavailable(f"index file {name} is damaged or was modified: run `kb build`")
+    try:
+        chunks = [
+            chunk_from_record(json.loads(line))
+            for line in (build / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        # Memory-mapped: search reads vectors from the FAISS index; these are for reuse.
+        vectors = np.load(build / "vectors.npy", mmap_mode="r")
+        dense = load_dense(build / "dense.faiss", manifest.dense_index)
+        lexical = LexicalIndex.load(build / "lexical", len(chunks))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexUnavailable(f"index in {build} cannot be read ({exc.__class__.__name__}): run `kb build`") from None
+    if len(chunks) != manifest.chunk_count or len(vectors) != len(chunks) or dense.ntotal != len(chunks):
+        raise IndexUnavailable("index files disagree on the number of chunks: run `kb build`")
+    dimension = manifest.model.dimension
+    if vectors.ndim != 2 or vectors.shape[1] != dimension or dense.d != dimension:
+        raise IndexUnavailable(
+            f"index vectors are not {dimension}-dimensional as the manifest says: run `kb build`"
+        )
+    return LoadedIndex(
+        path=build, manifest=manifest, chunks=chunks, vectors=vectors, dense=dense,
+        lexical=lexical, documents=manifest.documents,
+    )
