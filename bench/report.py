@@ -189,7 +189,7 @@ def scale_section(scale: dict) -> str:
         out += "\n"
     chosen = {size: c["spec"] for size, c in chosen_scale_rows(scale).items()}
     rows = []
-    for key, entry in sorted((scale.get("dense") or {}).items(), key=lambda kv: (kv[1]["size"], kv[1]["type"])):
+    for _key, entry in sorted((scale.get("dense") or {}).items(), key=lambda kv: (kv[1]["size"], kv[1]["type"])):
         size, kind = entry["size"], entry["type"]
         if "error" in entry:
             rows.append([f"{size:,}", kind, "failed", "", "", "", "", "", "", entry["error"][-80:]])
@@ -209,7 +209,7 @@ def scale_section(scale: dict) -> str:
             "memory of a fresh process after loading the index (Python + FAISS included). ivfpq `rerank=N` re-ranks "
             "the top N exactly from the memory-mapped float32 vectors (page cache, not RSS).\n\n")
     rows = []
-    for key, entry in sorted((scale.get("dense") or {}).items(), key=lambda kv: (kv[1]["size"], kv[1]["type"])):
+    for _key, entry in sorted((scale.get("dense") or {}).items(), key=lambda kv: (kv[1]["size"], kv[1]["type"])):
         if "serve" in entry:
             s = entry["serve"]
             rows.append([f"{entry['size']:,}", entry["type"], str(s["kb_limit"]), f(s["kb_search_path_ms"]["p95"], 1),

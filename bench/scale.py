@@ -242,8 +242,8 @@ def lexical_inputs() -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     from bench.common import eval_queries
     from kb.analysis.lemmas import JapaneseAnalyzer
-    from kb.search.expand import QueryExpander, QueryVocabulary
     from kb.index.storage import load_index
+    from kb.search.expand import QueryExpander, QueryVocabulary
     from kb.search.searcher import validate_query
 
     analyzer = JapaneseAnalyzer()

@@ -8,8 +8,12 @@ light verbs (する, ある, なる …) that every sentence of a plan contains.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kb.ingest.text import normalize
+
+if TYPE_CHECKING:
+    import fugashi
 
 #: Recorded in the index manifest; bump it whenever :meth:`JapaneseAnalyzer.terms` changes
 #: what it returns, so an index built with other terms is rebuilt instead of misread.
@@ -40,10 +44,10 @@ class JapaneseAnalyzer:
     """
 
     def __init__(self) -> None:
-        self._tagger = None
+        self._tagger: fugashi.Tagger | None = None
 
     @property
-    def tagger(self):  # type: ignore[no-untyped-def]
+    def tagger(self) -> fugashi.Tagger:
         if self._tagger is None:
             import fugashi  # imported lazily: `kb --help` must not load the dictionary
 

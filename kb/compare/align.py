@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -46,6 +46,8 @@ THRESHOLD = 0.6583
 #: Retrieved measures below this share of the side's best retrieval score are dropped.
 RELATIVE_CUT = 0.35
 SIDES = (KURUME, KUMAMOTO)
+#: How a measure's text becomes lemma terms (the searcher's analyzer).
+Terms = Callable[[str], list[str]]
 
 _CJK_GAP = re.compile(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])")
 _LIST_MARK = re.compile(r"^-\s*")
@@ -132,7 +134,9 @@ class Aligner:
     text, L2-normalised, so the cosine does not grow with page length.
     """
 
-    def __init__(self, chunks: Sequence[Chunk], vectors: np.ndarray, terms, dense_weight: float = DENSE_WEIGHT):  # type: ignore[no-untyped-def]
+    def __init__(
+        self, chunks: Sequence[Chunk], vectors: np.ndarray, terms: Terms, dense_weight: float = DENSE_WEIGHT
+    ) -> None:
         groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         for position, chunk in enumerate(chunks):
             if chunk.kind in KINDS and not _NOT_POLICY.search(chunk.heading_path[-1] if chunk.heading_path else ""):
@@ -148,7 +152,7 @@ class Aligner:
                         line_start=min(chunks[i].line_start for i in ids),
                         line_end=max(chunks[i].line_end for i in ids))
             self.units.append(unit)
-            self._by_chunk.update({i: unit.index for i in ids})
+            self._by_chunk.update(dict.fromkeys(ids, unit.index))
         dense = np.stack([vectors[list(u.chunk_ids)].mean(axis=0) for u in self.units]).astype(np.float32)
         self.dense = dense / np.maximum(np.linalg.norm(dense, axis=1, keepdims=True), 1e-12)
         self.lexical = _tfidf([set(_unit_terms(terms, chunks, u)) for u in self.units])
@@ -179,7 +183,7 @@ class Aligner:
         return [(c, self.similarity(unit.index, c.index)) for c in ranked]
 
 
-def _unit_terms(terms, chunks: Sequence[Chunk], unit: Unit) -> list[str]:  # type: ignore[no-untyped-def]
+def _unit_terms(terms: Terms, chunks: Sequence[Chunk], unit: Unit) -> list[str]:
     text = "\n".join([unit.heading_path[-1]] + [chunks[i].text for i in unit.chunk_ids])
     return [t for t in terms(text) if not t.isdigit() and len(t) > 1]
 

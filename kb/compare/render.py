@@ -176,13 +176,13 @@ def comparison_csv(comparison: Comparison) -> bytes:
     header = ["区分", "類似度", "久留米市 施策", "久留米市 計画", "久留米市 見出し", "久留米市 出典", "久留米市 KPI",
               "熊本市 施策", "熊本市 計画", "熊本市 見出し", "熊本市 出典", "熊本市 KPI"]
 
-    def cells(m: Measure | None) -> list[str]:
+    def cells(m: Measure | None) -> list[object]:
         if m is None:
             return ["", "", "", "", ""]
         u = m.unit
         return [u.name, plan_name(u.doc, docs), " › ".join(u.context), u.source, " / ".join(kpi_text(k) for k in m.kpis)]
 
-    rows: list[list[object]] = [header]
+    rows: list[list[object]] = [list(header)]
     rows += [["対応", f"{p.similarity.combined:.3f}"] + cells(p.kurume) + cells(p.kumamoto) for p in comparison.pairs]
     rows += [["久留米市のみ", ""] + cells(m) + cells(None) for m in comparison.only_kurume]
     rows += [["熊本市のみ", ""] + cells(None) + cells(m) for m in comparison.only_kumamoto]
@@ -230,7 +230,7 @@ def cross_reference_csv(reference: CrossReference) -> bytes:
     header = ["目標", "施策", "出典", "KPI"]
     for i in range(1, width + 1):
         header += [f"対応{i} 類似度", f"対応{i} 同じテーマ", f"対応{i} 計画", f"対応{i} 施策", f"対応{i} 見出し", f"対応{i} 出典"]
-    rows: list[list[object]] = [header]
+    rows: list[list[object]] = [list(header)]
     for row in reference.rows:
         unit = row.source.unit
         line: list[object] = [_group_title(row.source) if unit.kind != ChunkKind.GOAL else "（目標）", unit.name, unit.source,

@@ -23,22 +23,28 @@ The folder is written to a temporary sibling and renamed, like the index.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
 import tempfile
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kb.config import settings
 from kb.errors import QueryEncoderUnavailable
 from kb.ingest.corpus import sizes_match
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
+
+    from kb.embed.sentence import SentenceEmbedder
 
 FORMAT = 1
 META = "meta.json"
@@ -120,9 +126,9 @@ class UnigramTokenizer:
         self.suffix: list[int] = data["suffix"]
         self.max_length: int = data["max_length"]
         self.added: tuple[str, ...] = tuple(data["added"])
-        self._full = None
+        self._full: Tokenizer | None = None
 
-    def _full_tokenizer(self):  # type: ignore[no-untyped-def]
+    def _full_tokenizer(self) -> Tokenizer:
         if self._full is None:
             from tokenizers import Tokenizer
 
@@ -210,7 +216,7 @@ class UnigramTokenizer:
         return self.prefix + content[:room] + self.suffix
 
 
-def _write_tokenizer(st_model, target: Path) -> None:  # type: ignore[no-untyped-def]
+def _write_tokenizer(st_model: SentenceTransformer, target: Path) -> None:
     """tokenizer.json, tokenizer-lite.json and the vocabulary arrays for :class:`UnigramTokenizer`."""
     backend = st_model.tokenizer.backend_tokenizer
     spec = json.loads(backend.to_str())
@@ -244,7 +250,7 @@ def _write_tokenizer(st_model, target: Path) -> None:  # type: ignore[no-untyped
         "max_piece": int(longest),
         "prefix": prefix,
         "suffix": suffix,
-        "max_length": int(st_model.max_seq_length),
+        "max_length": int(st_model.max_seq_length or 512),
         "added": [t["content"] for t in spec.get("added_tokens", [])],
     }
     (target / "vocab.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
@@ -277,8 +283,8 @@ def _special_ids(spec: dict) -> tuple[list[int], list[int]]:
 # --------------------------------------------------------------------------
 
 
-def _pooling_mode(st_model) -> tuple[str, bool]:  # type: ignore[no-untyped-def]
-    modules = list(st_model)
+def _pooling_mode(st_model: SentenceTransformer) -> tuple[str, bool]:
+    modules: list[Any] = list(st_model)
     names = [type(m).__name__ for m in modules]
     if len(modules) < 2 or names[0] != "Transformer" or names[1] != "Pooling":
         raise QueryEncoderUnavailable(f"unsupported module layout {names}")
@@ -297,17 +303,18 @@ def _pooling_mode(st_model) -> tuple[str, bool]:  # type: ignore[no-untyped-def]
     return mode, "Normalize" in names
 
 
-def _export_onnx(st_model, path: Path, pooling: str) -> None:  # type: ignore[no-untyped-def]
+def _export_onnx(st_model: SentenceTransformer, path: Path, pooling: str) -> None:
     import torch
 
-    auto_model = st_model[0].auto_model.eval()
+    auto_model: Any = st_model[0].auto_model
+    auto_model.eval()
 
     class Encoder(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = auto_model
 
-        def forward(self, inputs_embeds, attention_mask):  # type: ignore[no-untyped-def]
+        def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             hidden = self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
             if pooling == "cls":
                 pooled = hidden[:, 0]
@@ -356,7 +363,7 @@ def _preoptimize(path: Path) -> None:
     os.replace(optimized, path)
 
 
-def _reference_ids(st_model, text: str) -> list[int]:  # type: ignore[no-untyped-def]
+def _reference_ids(st_model: SentenceTransformer, text: str) -> list[int]:
     """Input ids as sentence-transformers computes them for ``text`` (prompt included)."""
     import warnings
 
@@ -375,7 +382,7 @@ def _file_sizes(root: Path) -> dict[str, int]:
 
 
 def export_query_encoder(
-    embedder,  # type: ignore[no-untyped-def]  # kb.embed.sentence.Embedder with a loaded sentence-transformers model
+    embedder: SentenceEmbedder,
     *,
     root: Path | None = None,
     force: bool = False,
@@ -410,7 +417,7 @@ def export_query_encoder(
     return installed
 
 
-def _export(embedder, target: Path, report: Callable[[str], None]) -> Path:  # type: ignore[no-untyped-def]
+def _export(embedder: SentenceEmbedder, target: Path, report: Callable[[str], None]) -> Path:
     st_model = embedder.model
     pooling, _ = _pooling_mode(st_model)
     prompt = (getattr(st_model, "prompts", None) or {}).get("query", "")
@@ -420,7 +427,8 @@ def _export(embedder, target: Path, report: Callable[[str], None]) -> Path:  # t
         started = time.perf_counter()
         report("exporting the query encoder to ONNX (once per model)")
         _write_tokenizer(st_model, temporary)
-        weights = st_model[0].auto_model.get_input_embeddings().weight.detach().cpu().numpy().astype(np.float32)
+        transformer: Any = st_model[0].auto_model
+        weights = transformer.get_input_embeddings().weight.detach().cpu().numpy().astype(np.float32)
         np.save(temporary / "word_embeddings.npy", weights)
         del weights
         _export_onnx(st_model, temporary / "encoder.onnx", pooling)
@@ -543,8 +551,8 @@ class QueryEncoder:
         self.session = ort.InferenceSession(str(self.directory / model_file), options, providers=["CPUExecutionProvider"])
         self.tokenizer = UnigramTokenizer(self.directory)
         self.word_embeddings = np.load(self.directory / "word_embeddings.npy", mmap_mode="r")
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        # Planners repeat and refine queries; an LRU of query vectors answers repeats at once.
+        self._cached = functools.lru_cache(maxsize=CACHE_SIZE)(self._embed)
         self.last_seconds = 0.0
 
     def _embed(self, text: str) -> np.ndarray:
@@ -558,18 +566,9 @@ class QueryEncoder:
 
     def encode_query(self, text: str) -> np.ndarray:
         started = time.perf_counter()
-        with self._lock:
-            cached = self._cache.get(text)
-            if cached is not None:
-                self._cache.move_to_end(text)
-        if cached is None:
-            cached = self._embed(text)
-            with self._lock:
-                self._cache[text] = cached
-                if len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
+        vector = self._cached(text)
         self.last_seconds = time.perf_counter() - started
-        return cached
+        return vector
 
     def encode_queries(self, texts: Sequence[str], **_: object) -> np.ndarray:
         if not texts:
@@ -577,8 +576,7 @@ class QueryEncoder:
         return np.stack([self.encode_query(t) for t in texts])
 
     def clear_cache(self) -> None:
-        with self._lock:
-            self._cache.clear()
+        self._cached.cache_clear()
 
 
 def open_query_encoder(name: str, *, variant: str | None = None) -> QueryEncoder:

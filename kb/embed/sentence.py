@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from kb.config import settings
 from kb.embed.e5q4 import DEFAULT_MODEL_NAME, prepare_default_model
 from kb.embed.protocol import QueryEmbedder
 from kb.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 def resolve_model_path(name: str, progress: Callable[[str], None] | None = None) -> str:
@@ -44,7 +48,7 @@ class SentenceEmbedder:
     ):
         self.name = name
         self._progress = progress
-        self._model = None
+        self._model: SentenceTransformer | None = None
         dimension = _exported_dimension(name) if lazy else None
         if dimension is None:
             self._load()
@@ -56,12 +60,12 @@ class SentenceEmbedder:
         return self._model is not None
 
     @property
-    def model(self):  # type: ignore[no-untyped-def]
+    def model(self) -> SentenceTransformer:
         if self._model is None:
-            self._load()
+            self._model = self._load()
         return self._model
 
-    def _load(self) -> None:
+    def _load(self) -> SentenceTransformer:
         name = self.name
         location = resolve_model_path(name, self._progress)
         try:
@@ -79,6 +83,7 @@ class SentenceEmbedder:
             raise ModelLoadError(f"model {name!r} gives {dimension}-d vectors, its ONNX export said {self.dimension}")
         self._model = model
         self.dimension = int(dimension)
+        return model
 
     def encode_documents(self, texts: Sequence[str], *, batch_size: int = 16, show_progress: bool = False) -> np.ndarray:
         if not texts:

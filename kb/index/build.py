@@ -145,8 +145,8 @@ def build_index(
         save_dense(build_dense(vectors, spec), temporary / "dense.faiss")
         LexicalIndex.build(term_lists).save(temporary / "lexical")
         counts: dict[str, dict[str, int]] = {}
-        for (doc, kind), n in Counter((c.doc, c.kind) for c in chunks).items():
-            counts.setdefault(doc, {})[kind] = n
+        for (doc_name, kind), n in Counter((c.doc, c.kind) for c in chunks).items():
+            counts.setdefault(doc_name, {})[kind] = n
         seconds["index"] = tick() - start
         manifest = IndexManifest(
             format_version=FORMAT_VERSION,

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import bm25s
 
 K1 = 1.2
 B = 0.75
 
 
 class LexicalIndex:
-    def __init__(self, retriever, size: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, retriever: bm25s.BM25, size: int) -> None:
         self.retriever = retriever
         self.size = size
 
@@ -30,7 +34,11 @@ class LexicalIndex:
         # bm25s needs at least one term per document; an empty chunk gets a filler
         # that no query produces.
         corpus = [list(terms) or ["\u0000empty"] for terms in term_lists]
-        retriever.index(corpus, show_progress=False)
+        # A sorted vocabulary makes the saved files byte-identical from build to build
+        # (bm25s would number terms in set order, which changes with PYTHONHASHSEED).
+        vocabulary = {term: i for i, term in enumerate(sorted({t for terms in corpus for t in terms}))}
+        ids = [[vocabulary[t] for t in terms] for terms in corpus]
+        retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocabulary), show_progress=False)
         return cls(retriever, len(corpus))
 
     def save(self, directory: Path) -> None:
@@ -86,7 +94,7 @@ class StoredBM25:
         params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
         if params.get("method", "lucene") not in ("lucene", "robertson", "atire"):
             raise ValueError(f"bm25s method {params.get('method')!r} needs bm25s itself to load")
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         scores = {
             name: np.load(directory / f"{name}.csc.index.npy", mmap_mode=mode, allow_pickle=False)
             for name in ("data", "indices", "indptr")
@@ -95,12 +103,3 @@ class StoredBM25:
         vocab = json.loads((directory / "vocab.index.json").read_text(encoding="utf-8"))
         return cls(scores, vocab, params)
 
-    def get_scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        """bm25s-compatible: the summed BM25 score of every document for these tokens."""
-        data, indices, indptr = self.scores["data"], self.scores["indices"], self.scores["indptr"]
-        total = np.zeros(len(indptr) and int(self.scores["num_docs"] or 0), dtype=np.float32)
-        for token in query_tokens:
-            column = self.vocab_dict.get(token)
-            if column is not None:
-                total[indices[indptr[column] : indptr[column + 1]]] += data[indptr[column] : indptr[column + 1]]
-        return total

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from kb.chunk import Chunk
 from kb.domain import SourceSpan
 from kb.ingest.corpus import Document, load_corpus
 from kb.ingest.parse import parse_document
@@ -298,6 +299,12 @@ def _progress_tables(builder: _Builder) -> None:
                     period=SECOND_VISION_RESULTS)
 
 
+def _measure_number(section: Section) -> int:
+    """施策N's N (the caller kept only sections whose title matches)."""
+    match = _MEASURE_NUMBER_RE.match(fold_width(section.path[-1]))
+    return int(match.group("num")) if match else 0
+
+
 def _measures_by_goal(parsed: ParsedDocument) -> dict[int, list[Section]]:
     """Numbered 施策 sections grouped by the number of their goal (comprehensive plan)."""
     goals: dict[int, list[Section]] = {}
@@ -309,7 +316,7 @@ def _measures_by_goal(parsed: ParsedDocument) -> dict[int, list[Section]]:
         if measure and goal:
             goals.setdefault(int(goal.group("num")), []).append(section)
     for sections in goals.values():
-        sections.sort(key=lambda s: int(_MEASURE_NUMBER_RE.match(fold_width(s.path[-1])).group("num")))  # type: ignore[union-attr]
+        sections.sort(key=_measure_number)
     return goals
 
 
@@ -408,7 +415,7 @@ def _is_prefix(prefix: Sequence[str], path: Sequence[str]) -> bool:
     return len(prefix) <= len(path) and path_key(path[: len(prefix)]) == path_key(prefix)
 
 
-def kpis_for_chunk(chunk, kpis: Sequence[Kpi], *, inherit: bool = False) -> list[Kpi]:  # type: ignore[no-untyped-def]
+def kpis_for_chunk(chunk: Chunk, kpis: Sequence[Kpi], *, inherit: bool = False) -> list[Kpi]:
     """The KPIs of the measure or goal a chunk belongs to.
 
     A KPI belongs to a heading path (its measure or goal); it applies to a chunk of
@@ -422,7 +429,7 @@ def kpis_for_chunk(chunk, kpis: Sequence[Kpi], *, inherit: bool = False) -> list
     path = tuple(chunk.heading_path)
     # Owned lines, not the span: Kumamoto's floating tables sit inside the span of
     # the *next* measure's chunk without belonging to it.
-    owned = set(getattr(chunk, "lines", ()) or range(chunk.line_start, chunk.line_end + 1))
+    owned = set(chunk.lines or range(chunk.line_start, chunk.line_end + 1))
     inside = [k for k in kpis if k.doc == doc and k.line_start in owned]
     matched = [k for k in kpis if k.doc == doc and len(k.path) >= 2 and _is_prefix(k.path, path)]
     if matched and not inherit:

@@ -16,6 +16,7 @@ import numpy as np
 from kb.analysis.lemmas import JapaneseAnalyzer
 from kb.chunk import Chunk
 from kb.domain import ChunkKind, Fusion, Method, SourceSpan
+from kb.embed.protocol import QueryEmbedder
 from kb.errors import QueryError
 from kb.index.storage import LoadedIndex
 from kb.ingest.corpus import CITY_CHOICES
@@ -163,7 +164,7 @@ class Searcher:
     def __init__(
         self,
         index: LoadedIndex,
-        embedder=None,  # type: ignore[no-untyped-def]  # kb.embed.sentence.Embedder, or None for lexical only
+        embedder: QueryEmbedder | None = None,  # None: lexical search only
         *,
         analyzer: JapaneseAnalyzer | None = None,
         expander: QueryExpander | None = None,

@@ -151,7 +151,7 @@ def _search_tab(service: SearchService, demo: gr.Blocks) -> None:
 
     if not service.ready:
 
-        def on_build(progress: gr.Progress = gr.Progress()) -> list[Any]:  # noqa: B008 - gradio's idiom
+        def on_build(progress: gr.Progress = gr.Progress()) -> list[Any]:
             def report(stage: str, done: int, total: int) -> None:
                 progress((done, max(total, 1)), desc=f"{stage}")
 

@@ -121,7 +121,7 @@ def blank_and_toc_noise(lines: Sequence[str]) -> dict[int, str]:
     """The noise every printed plan has: its table of contents and blank lines."""
     from kb.ingest.parse.model import BLANK, TOC
 
-    noise: dict[int, str] = {n: TOC for n in table_of_contents(lines)}
+    noise: dict[int, str] = dict.fromkeys(table_of_contents(lines), TOC)
     for number, raw in enumerate(lines, start=1):
         if is_blank(raw):
             noise.setdefault(number, BLANK)

@@ -188,7 +188,7 @@ def parse(doc: Document) -> ParsedDocument:
         word = join_vertical(lines, run)
         view[run[0] - 1] = word
         display[run[0]] = word
-        display.update({n: "" for n in run[1:]})
+        display.update(dict.fromkeys(run[1:], ""))
         followers[run[0]] = run[1:]
     hidden = {n for rest in followers.values() for n in rest}
     for number in range(1, start):

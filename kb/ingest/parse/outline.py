@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kb.ingest.parse.common import fold_width
 from kb.ingest.parse.model import PARAGRAPH, Section
@@ -51,13 +52,13 @@ class HeadingRule:
         return self.pattern.match(text)
 
 
-def rule(style: str, pattern: str, **kwargs: object) -> HeadingRule:
-    until = kwargs.pop("until", None)
+def rule(style: str, pattern: str, *, until: str | None = None, **options: Any) -> HeadingRule:
+    """A :class:`HeadingRule` from pattern strings (the families' rule tables read better so)."""
     return HeadingRule(
         style=style,
         pattern=re.compile(pattern),
-        until=re.compile(until) if isinstance(until, str) else None,
-        **kwargs,  # type: ignore[arg-type]
+        until=re.compile(until) if until is not None else None,
+        **options,
     )
 
 

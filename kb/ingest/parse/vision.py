@@ -58,7 +58,7 @@ def parse(doc: Document) -> ParsedDocument:
     lines = doc.lines
     noise = blank_and_toc_noise(lines)
     headings = project_headings(lines, set(noise))
-    forced = {n: "project" for n in headings}
+    forced = dict.fromkeys(headings, "project")
     titles = {
         n: f"連携事業{index} {PROJECT_NAME_RE.sub('', fold_width(lines[n - 1])).strip()}"
         for index, n in enumerate(headings, start=1)
