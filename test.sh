@@ -4,6 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh --test
 export HF_HUB_OFFLINE=1
+
+# Static checks first: they take seconds and catch what the tests would only hit at run time.
+.venv/bin/ruff check kb tests app.py bench eval
+.venv/bin/mypy
 export KB_TEST_INDEX="${KB_TEST_INDEX:-$PWD/index}"
 .venv/bin/kb build --index "$KB_TEST_INDEX"
 

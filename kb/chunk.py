@@ -54,10 +54,6 @@ class Chunk:
         return PATH_SEPARATOR.join(self.heading_path)
 
     @property
-    def span(self) -> SourceSpan:
-        return SourceSpan(self.doc, self.line_start, self.line_end)
-
-    @property
     def content_hash(self) -> str:
         """Identity of what gets embedded: unchanged text is never embedded twice."""
         return hashlib.sha256(self.embed_text.encode("utf-8")).hexdigest()

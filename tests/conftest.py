@@ -22,6 +22,18 @@ CORPUS = ROOT / "corpus"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+#: Fixtures that need the index of the real corpus built with the real model.
+INDEX_FIXTURES = frozenset({"real_index", "searcher"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the built index (directly or through a fixture) with
+    ``index``, so ``pytest -m "not index"`` runs the pure tests in seconds."""
+    for item in items:
+        if INDEX_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.index)
+
+
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
     return CORPUS
@@ -67,6 +79,22 @@ class FakeEmbedder:
 
     def encode_query(self, text):
         return self._vector(text)
+
+
+@pytest.fixture
+def two_plan_corpus(tmp_path: Path) -> Path:
+    """A corpus folder with two of the real plans and their manifest entries (builds in seconds)."""
+    import shutil
+
+    target = tmp_path / "corpus"
+    target.mkdir()
+    names = ("kurume-sousei-senryaku-3.txt", "kurume-kouiki-web.txt")
+    for name in names:
+        shutil.copy(CORPUS / name, target / name)
+    entries = (CORPUS / "manifest.toml").read_text(encoding="utf-8").split("[[document]]")
+    keep = [e for e in entries[1:] if any(name in e for name in names)]
+    (target / "manifest.toml").write_text(entries[0] + "".join("[[document]]" + e for e in keep), encoding="utf-8")
+    return target
 
 
 @pytest.fixture

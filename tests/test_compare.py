@@ -92,6 +92,23 @@ def test_threshold_search_on_synthetic_pairs():
     assert choose(pairs).f1 == pytest.approx(max(c.f1 for c in [best_threshold(pairs, w) for w in (0, 0.5, 1)]))
 
 
+def test_choose_prefers_the_signal_that_separates_the_labels():
+    """Dense and lexical disagree here, so the weights do not tie: only a lexical-heavy
+    blend separates same from different, and ``choose`` must find it."""
+    unit = Unit(0, "d", KURUME, KURUME, "T", ("T", "x"), "measure", (0,), 1, 1)
+
+    def pair(dense: float, lexical: float, same: bool) -> LabelledPair:
+        return LabelledPair(id="p", kurume=unit, kumamoto=unit, same=same, dense=dense, lexical=lexical)
+
+    pairs = [pair(0.2, 0.9, True), pair(0.3, 0.8, True), pair(0.9, 0.1, False), pair(0.8, 0.2, False),
+             pair(0.4, 0.7, True), pair(0.7, 0.3, False)]
+    by_weight = {w: best_threshold(pairs, w).f1 for w in (0.0, 0.5, 1.0)}
+    assert by_weight[0.0] == 1.0 and by_weight[1.0] < 1.0  # the weights really differ
+    chosen = choose(pairs)
+    assert chosen.f1 == 1.0 and chosen.precision == 1.0
+    assert chosen.weight < 0.5
+
+
 # ----------------------------------------------------------------------------- real index
 
 

@@ -34,13 +34,16 @@ def run_eval(
     sections = []
     for name in splits:
         subset = [q for q in all_queries if q.split == name]
+        if not subset:  # a query file without this split: nothing to report (ranx needs queries)
+            continue
         by_split[name] = evaluate_all(searcher, subset, methods)
         table = markdown_table(by_split[name], f"{name} ({len(subset)} queries)")
         print(table)
         sections.append(table)
-        if "hybrid" in by_split[name]:
-            worst = worst_queries(subset, by_split[name]["hybrid"])
-            lines = [f"Worst {name} queries (hybrid):", ""]
+        lead = "hybrid" if "hybrid" in by_split[name] else methods[0]
+        if lead in by_split[name]:
+            worst = worst_queries(subset, by_split[name][lead])
+            lines = [f"Worst {name} queries ({lead}):", ""]
             lines += [f"- {q.id} [{q.type}] {q.query} — R@10 {v['recall@10']:.2f}, MRR@10 {v['mrr@10']:.2f}" for q, v in worst]
             sections.append("\n".join(lines) + "\n")
     elapsed = time.perf_counter() - started
