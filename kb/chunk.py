@@ -12,7 +12,6 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from kb.domain import SourceSpan
 from kb.ingest.corpus import Document
 from kb.ingest.parse import ParsedDocument, parse_document
 from kb.ingest.parse.model import GOAL, KPI, MEASURE, Section
