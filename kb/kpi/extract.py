@@ -27,10 +27,8 @@ from pathlib import Path
 from kb.chunk import Chunk
 from kb.domain import SourceSpan
 from kb.ingest.corpus import Document, load_corpus
-from kb.ingest.parse import parse_document
+from kb.ingest.parse import KpiTable, kpi_tables, parse_document
 from kb.ingest.parse.common import fold_width
-from kb.ingest.parse.comprehensive import INDICATORS_STYLE
-from kb.ingest.parse.kumamoto import APPENDIX_KPI_RE, APPENDIX_KPI_STYLE, floating_tables
 from kb.ingest.parse.model import MEASURE, ParsedDocument, Section
 from kb.kpi import layouts
 from kb.kpi.layouts import Progress, Row
@@ -209,11 +207,6 @@ def _numbered(doc: Document, start: int, end: int) -> list[tuple[int, str]]:
     return [(n, doc.lines[n - 1]) for n in range(start, end + 1)]
 
 
-def _floating_tables(doc: Document) -> list[tuple[int, int]]:
-    """First and last line of each Kumamoto-style "基準値 目標値 … 単位" table (the parser finds them)."""
-    return [(table[0], table[-1]) for table in floating_tables(doc.lines)]
-
-
 class _Builder:
     """Collects Kpi records of one document from the layout parsers' rows."""
 
@@ -221,6 +214,7 @@ class _Builder:
         self.doc = doc
         self.parsed = parsed
         self.owners = _owner_map(parsed)
+        self.tables = kpi_tables(doc, parsed)
         self.kpis: list[Kpi] = []
         self.problems: list[KpiProblem] = []
 
@@ -241,26 +235,25 @@ class _Builder:
 
 
 def _floating(builder: _Builder) -> None:
-    for start, end in _floating_tables(builder.doc):
+    for start, end in ((t.start, t.end) for t in _tables(builder, "floating")):
         rows, problems = layouts.floating_table(_numbered(builder.doc, start, end))
         owner = builder.path_of([start])
         label = NUMERIC_TARGET if owner and fold_width(owner[-1]) == NUMERIC_TARGET else KPI_LABEL
         builder.add(rows, problems, label=label, layout="floating", path=measure_path(owner))
 
 
-def _tables(builder: _Builder, style: str) -> list[tuple[Section, int, int]]:
-    """The parser's table sections of one heading style, with their first and last line."""
-    return [(s, s.lines[0], s.lines[-1]) for s in builder.parsed.sections if s.style == style and s.lines]
+def _tables(builder: _Builder, layout: str) -> list[KpiTable]:
+    """The KPI tables of one layout that the document's family found."""
+    return [t for t in builder.tables if t.layout == layout]
 
 
 def _appendix(builder: _Builder) -> None:
     doc = builder.doc
-    for section, header, end in _tables(builder, APPENDIX_KPI_STYLE):
-        match = APPENDIX_KPI_RE.match(fold_width(doc.lines[header - 1]))
-        assert match is not None
-        rows, problems = layouts.appendix_table(_numbered(doc, header, end))
-        label = NUMERIC_TARGET if match.group("label") == "数値目標" else KPI_LABEL
-        builder.add(rows, problems, label=label, layout="appendix", path=measure_path(section.path),
+    for table in _tables(builder, "appendix"):
+        rows, problems = layouts.appendix_table(_numbered(doc, table.start, table.end))
+        label = NUMERIC_TARGET if table.label == "数値目標" else KPI_LABEL
+        path = table.section.path if table.section else builder.path_of([table.start])
+        builder.add(rows, problems, label=label, layout="appendix", path=measure_path(path),
                     period=FIRST_PERIOD_REVIEW)
 
 
@@ -323,8 +316,10 @@ def _measures_by_goal(parsed: ParsedDocument) -> dict[int, list[Section]]:
 def _indicators(builder: _Builder) -> None:
     doc, parsed = builder.doc, builder.parsed
     measures = _measures_by_goal(parsed)
-    for section, header, end in _tables(builder, INDICATORS_STYLE):
-        entries, goals, problems = layouts.indicator_entries(_numbered(doc, header, end))
+    for table in _tables(builder, "indicators"):
+        header = table.start
+        own_path = table.section.path if table.section else builder.path_of([header])
+        entries, goals, problems = layouts.indicator_entries(_numbered(doc, header, table.end))
         targets = [m for goal in sorted(goals) for m in measures.get(goal, [])]
         if len(targets) != len(entries):
             builder.problems.append(KpiProblem(
@@ -333,7 +328,7 @@ def _indicators(builder: _Builder) -> None:
                 "entries kept without their 施策"))
             targets = []
         for position, entry in enumerate(entries):
-            path = measure_path(targets[position].path) if targets else measure_path(section.path)
+            path = measure_path(targets[position].path) if targets else measure_path(own_path)
             rows = [Row(name=name, lines=entry.lines if len(entry.lines) == 1 else _line_of(doc, entry.lines, name))
                     for name in layouts.split_indicators(entry.name)]
             builder.add(rows, problems, label=INDICATOR, layout="indicators", path=path)

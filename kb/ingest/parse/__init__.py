@@ -11,7 +11,7 @@ from types import ModuleType
 
 from kb.ingest.corpus import Document
 from kb.ingest.parse import comprehensive, fallback, kumamoto, strategy, vision, web
-from kb.ingest.parse.model import ParsedDocument, Section
+from kb.ingest.parse.model import KpiTable, ParsedDocument, Section
 
 #: Bump when parsing changes what chunks or spans come out; the index records it.
 PARSER_VERSION = "3"
@@ -27,4 +27,15 @@ def parse_document(doc: Document) -> ParsedDocument:
     return family_for(doc).parse(doc)
 
 
-__all__ = ["PARSER_VERSION", "ParsedDocument", "Section", "family_for", "parse_document"]
+def kpi_tables(doc: Document, parsed: ParsedDocument) -> list[KpiTable]:
+    """The KPI tables the document's family knows how to find (none for most families).
+
+    A family exposes them through an optional ``kpi_tables(doc, parsed)`` hook, so
+    :mod:`kb.kpi` reads tables without knowing any family's heading styles.
+    """
+    family = next((m for m in FAMILIES if parsed.family == m.FAMILY), None)
+    hook = getattr(family, "kpi_tables", None)
+    return list(hook(doc, parsed)) if hook is not None else []
+
+
+__all__ = ["PARSER_VERSION", "KpiTable", "ParsedDocument", "Section", "family_for", "kpi_tables", "parse_document"]

@@ -25,6 +25,7 @@ from kb.ingest.parse.model import (
     MEASURE,
     PAGE_NUMBER,
     RUNNING_HEADER,
+    KpiTable,
     ParsedDocument,
     Section,
 )
@@ -210,3 +211,9 @@ def parse(doc: Document) -> ParsedDocument:
     unstack_headings(sections)
     sections += _plan_sections(lines, start, noise)
     return ParsedDocument(doc=doc.doc, family=FAMILY, sections=sections, noise=noise, display=display)
+
+
+def kpi_tables(doc: Document, parsed: ParsedDocument) -> list[KpiTable]:
+    """The 施策指標 lists (indicator names without values, one table per measure page)."""
+    return [KpiTable("indicators", s.lines[0], s.lines[-1], s) for s in parsed.sections
+            if s.style == INDICATORS_STYLE and s.lines]

@@ -32,6 +32,7 @@ from kb.ingest.parse.model import (
     PAGE_NUMBER,
     PARAGRAPH,
     RUNNING_HEADER,
+    KpiTable,
     ParsedDocument,
     Section,
 )
@@ -238,3 +239,15 @@ def parse(doc: Document) -> ParsedDocument:
         footnotes=footnote_terms(lines, areas),
     )
 
+
+
+def kpi_tables(doc: Document, parsed: ParsedDocument) -> list[KpiTable]:
+    """Floating 基準値/目標値 tables and the appendix's first-period tables (with their label)."""
+    tables = [KpiTable("floating", lines[0], lines[-1]) for lines in floating_tables(doc.lines)]
+    for section in parsed.sections:
+        if section.style == APPENDIX_KPI_STYLE and section.lines:
+            header = section.lines[0]
+            match = APPENDIX_KPI_RE.match(fold_width(doc.lines[header - 1]))
+            label = match.group("label") if match else ""
+            tables.append(KpiTable("appendix", header, section.lines[-1], section, label))
+    return tables

@@ -72,3 +72,20 @@ class ParsedDocument:
     display: dict[int, str] = field(default_factory=dict)
     #: Footnote number → the term it explains, so "ＵＩＪターン5" can lose its marker.
     footnotes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KpiTable:
+    """Where a layout family found a KPI table, for :mod:`kb.kpi` to read its rows.
+
+    ``layout`` names the table shape (``floating``: Kumamoto's 基準値/目標値 block that
+    PDF extraction moved to the page bottom; ``appendix``: the first-period review
+    tables; ``indicators``: the 施策指標 lists). ``start``/``end`` are its first and
+    last line; ``section`` is the parser's section for it, when it has one.
+    """
+
+    layout: str
+    start: int
+    end: int
+    section: Section | None = None
+    label: str = ""
