@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import struct
 import tempfile
@@ -39,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.atomic import TMP_PREFIX, install_dir
 from kb.errors import ModelSourceError
 from kb.ingest.corpus import sha256_file, sizes_match
 
@@ -92,7 +92,7 @@ _Q4_DTYPE = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 _DTYPE_F32 = 0
 _DTYPE_Q4_0 = 1
 
-_TMP_PREFIX = ".tmp-"
+
 _STALE_TMP_AGE_S = 6 * 3600
 
 
@@ -677,7 +677,7 @@ def _remove_stale_temps(parent: Path, name: str) -> None:
     concurrently in another process is left alone.
     """
     now = time.time()
-    for entry in parent.glob(f"{_TMP_PREFIX}{name}-*"):
+    for entry in parent.glob(f"{TMP_PREFIX}{name}-*"):
         try:
             if entry.is_dir() and now - entry.stat().st_mtime > _STALE_TMP_AGE_S:
                 shutil.rmtree(entry, ignore_errors=True)
@@ -721,7 +721,7 @@ def prepare_default_model(
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(parent, target.name)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{target.name}-", dir=parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=parent))
     tmp.chmod(0o755)  # mkdtemp makes it 0700; the final model dir should look like any other
     try:
         report(f"reading and dequantising {SOURCES['weights'].filename}")
@@ -750,34 +750,10 @@ def prepare_default_model(
             "created_unix": int(time.time()),
         }
         _write_json(tmp / MARKER_FILE, marker)
-        _install(tmp, target, replace=force)
+        install_dir(tmp, target, keep_existing=None if force else is_complete_model_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     report(f"model ready in {time.perf_counter() - t0:.1f} s")
     return target
 
-
-def _install(tmp: Path, target: Path, *, replace: bool) -> None:
-    """Atomically move a finished conversion from ``tmp`` to ``target``.
-
-    A rename cannot replace a non-empty directory, so an existing target (an
-    incomplete leftover, or any target when ``replace``) is first renamed
-    aside and deleted after the swap.  If a concurrent process already
-    installed a complete model and we are not replacing, ours is discarded.
-    """
-    old: Path | None = None
-    if target.exists():
-        if not replace and is_complete_model_dir(target):
-            shutil.rmtree(tmp, ignore_errors=True)
-            return
-        old = target.with_name(f"{_TMP_PREFIX}{target.name}-old-{os.getpid()}-{time.time_ns()}")
-        os.rename(target, old)
-    try:
-        os.rename(tmp, target)
-    except OSError:
-        if not is_complete_model_dir(target):  # not a concurrent winner: a real failure
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

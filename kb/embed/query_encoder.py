@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kb.atomic import install_dir
 from kb.config import settings
 from kb.errors import QueryEncoderUnavailable
 from kb.ingest.corpus import sizes_match
@@ -461,11 +462,7 @@ def _export(embedder: SentenceEmbedder, target: Path, report: Callable[[str], No
         }
         (temporary / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         temporary.chmod(0o755)
-        if target.exists():
-            aside = target.with_name(f".old-{target.name}-{os.getpid()}-{time.time_ns()}")
-            os.rename(target, aside)
-            shutil.rmtree(aside, ignore_errors=True)
-        os.rename(temporary, target)
+        install_dir(temporary, target)
         report(f"query encoder ready in {time.perf_counter() - started:.1f} s (min cosine {cosines})")
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

@@ -22,6 +22,7 @@ import numpy as np
 
 from kb import __version__
 from kb.analysis.lemmas import ANALYZER_VERSION, JapaneseAnalyzer
+from kb.atomic import lock_for
 from kb.chunk import Chunk, chunk_document
 from kb.embed.protocol import Embedder
 from kb.errors import IndexUnavailable
@@ -174,8 +175,10 @@ def build_index(
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-    swap_current(index_dir, build_name)
-    prune_builds(index_dir, build_name)
+    # One build at a time re-points `current` and prunes, so two builds never delete each other's folder.
+    with lock_for(index_dir / BUILDS):
+        swap_current(index_dir, build_name)
+        prune_builds(index_dir, build_name)
     return BuildReport(
         build_dir=final, chunk_count=len(chunks), counts=counts, seconds=seconds,
         embedded=len(missing), reused=len(chunks) - len(missing), dense_type=spec.type,
