@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from kb.config import settings
 from kb.errors import KbError
 
 if TYPE_CHECKING:
@@ -66,6 +65,7 @@ def build(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kb import service
+    from kb.config import settings
 
     console = _stderr_console()
     with Progress(
@@ -283,7 +283,6 @@ _DISK_FULL = {28, 27, 122}  # ENOSPC, EFBIG, EDQUOT
 
 
 def main() -> None:
-    debug = settings().debug
     try:
         app()
     except SystemExit:
@@ -292,7 +291,9 @@ def main() -> None:
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:
-        if debug:
+        from kb.config import settings  # pydantic: ~0.2 s that `kb --help` need not pay
+
+        if settings().debug:
             raise
         if isinstance(exc, KNOWN_ERRORS):
             typer.echo(f"error: {exc}", err=True)
