@@ -55,7 +55,7 @@ def make_embedder(variant: str, model: str):  # type: ignore[no-untyped-def]
         from kb.embed.sentence import Embedder
 
         return Embedder(model)
-    from kb.embed.query_encoder import QueryEncoder
+    from kb.embed.onnx.runtime import QueryEncoder
 
     return QueryEncoder(model, variant=variant.removeprefix("onnx-"))
 

@@ -109,7 +109,7 @@ def prepare(max_size: int) -> dict:
             stale.unlink()
     if not (DATA / "queries.npy").is_file():
         from bench.common import eval_queries
-        from kb.embed.query_encoder import QueryEncoder
+        from kb.embed.onnx.runtime import QueryEncoder
 
         encoder = QueryEncoder(json.loads((ROOT / "index" / "current" / "manifest.json").read_text())["model"]["name"], variant="fp32")
         np.save(DATA / "queries.npy", encoder.encode_queries([r["query"] for r in eval_queries()]))

@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from kb.domain import SourceSpan
 from kb.ingest.corpus import Document
 from kb.ingest.parse import ParsedDocument, parse_document
 from kb.ingest.parse.model import GOAL, KPI, MEASURE, Section
@@ -192,7 +193,7 @@ def chunk_document(doc: Document, parsed: ParsedDocument | None = None) -> list[
             context = PATH_SEPARATOR.join((doc.title,) + path)
             search_text = normalize(" ".join(path) + " " + text + " " + " ".join(outline))
             embed_text = f"{context}\n{text}" + ("\n" + "\n".join(outline) if outline else "")
-            chunk_id = f"{doc.doc}:{owned[0]}-{owned[-1]}"
+            chunk_id = str(SourceSpan(doc.doc, owned[0], owned[-1]))
             while chunk_id in seen_ids:
                 chunk_id += "+"
             seen_ids.add(chunk_id)

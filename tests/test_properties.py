@@ -176,7 +176,8 @@ def test_windows_of_plans_keep_the_invariants(real_documents, data):
 @pytest.fixture(scope="module")
 def tokenizers_pair():
     from kb.embed.e5q4 import DEFAULT_MODEL_NAME
-    from kb.embed.query_encoder import UnigramTokenizer, encoder_dir, installed_meta
+    from kb.embed.onnx.layout import encoder_dir, installed_meta
+    from kb.embed.onnx.tokenizer import UnigramTokenizer
 
     if installed_meta(DEFAULT_MODEL_NAME) is None:
         pytest.skip("no ONNX query encoder installed (kb build / kb model prepare makes it)")

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def installed():
     from kb.embed.e5q4 import DEFAULT_MODEL_NAME
-    from kb.embed.query_encoder import installed_meta
+    from kb.embed.onnx.layout import installed_meta
 
     if installed_meta(DEFAULT_MODEL_NAME) is None:
         pytest.skip("no ONNX query encoder installed (kb build / kb model prepare makes it)")
@@ -24,7 +24,8 @@ def installed():
 
 
 def test_int8_and_fp32_agree_and_vectors_are_unit_length(installed):
-    from kb.embed.query_encoder import MIN_COSINE, QueryEncoder
+    from kb.embed.onnx.layout import MIN_COSINE
+    from kb.embed.onnx.runtime import QueryEncoder
 
     queries = ["若い女性の転出を抑える施策は？", "How do the plans support childcare?", "ＤＸ推進 KPI"]
     fp32 = QueryEncoder(installed, variant="fp32").encode_queries(queries)
@@ -35,7 +36,7 @@ def test_int8_and_fp32_agree_and_vectors_are_unit_length(installed):
 
 
 def test_repeated_queries_come_from_the_cache(installed):
-    from kb.embed.query_encoder import QueryEncoder
+    from kb.embed.onnx.runtime import QueryEncoder
 
     encoder = QueryEncoder(installed)
     first = encoder.encode_query("子育て支援")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from kb.compare.align import Comparison, CrossReference, Measure, Similarity, clean_title
-from kb.domain import ChunkKind
+from kb.domain import ChunkKind, SourceSpan
 from kb.ingest.corpus import KUMAMOTO, KURUME
 from kb.kpi.extract import Kpi
 
@@ -76,7 +76,7 @@ def _kpi_cell(kpis: Sequence[Kpi], limit: int = CELL_KPIS) -> str:
 
 
 def _plain_link(doc: str, start: int, end: int) -> str:
-    return f"{doc}:{start}-{end}"
+    return str(SourceSpan(doc, start, end))
 
 
 def measure_cell(measure: Measure, documents: dict[str, dict[str, str]], link: Link = _plain_link) -> str:

@@ -7,7 +7,7 @@ Passages are embedded with the model's document prompt and queries with its quer
 prompt, so e5's "passage: " / "query: " prefixes are applied for us.
 
 Queries take a faster road when they can (:func:`query_embedder`): the same model
-exported once to ONNX and run without torch (:mod:`kb.embed.query_encoder`), which starts in
+exported once to ONNX and run without torch (:mod:`kb.embed.onnx`), which starts in
 a fraction of a second and embeds a query in ~10 ms instead of ~30.
 """
 
@@ -105,7 +105,7 @@ class SentenceEmbedder:
 
 
 def _exported_dimension(name: str) -> int | None:
-    from kb.embed.query_encoder import installed_meta
+    from kb.embed.onnx.layout import installed_meta
 
     meta = installed_meta(name)
     return int(meta["dimension"]) if meta else None
@@ -116,12 +116,13 @@ def query_embedder(
 ) -> QueryEmbedder:
     """What a searcher should embed queries with for model ``name``.
 
-    The torch-free ONNX export (:class:`kb.embed.query_encoder.QueryEncoder`) when one is
+    The torch-free ONNX export (:class:`kb.embed.onnx.runtime.QueryEncoder`) when one is
     installed and not disabled with ``KB_QUERY_ENCODER=torch``; otherwise the
     sentence-transformers :class:`Embedder`, which then exports the ONNX encoder
     (once per model, checked against itself) so that the next process starts fast.
     """
-    from kb.embed.query_encoder import QueryEncoder, QueryEncoderUnavailable
+    from kb.embed.onnx.runtime import QueryEncoder
+    from kb.errors import QueryEncoderUnavailable
 
     use_onnx = settings().query_encoder != "torch"
     if use_onnx:
@@ -146,7 +147,9 @@ def ensure_query_encoder(
     A failed export is remembered (per model files) and not retried on every search;
     ``retry`` (``kb model prepare``) tries again.
     """
-    from kb.embed.query_encoder import QueryEncoderUnavailable, export_query_encoder, installed_meta
+    from kb.embed.onnx.export import export_query_encoder
+    from kb.embed.onnx.layout import installed_meta
+    from kb.errors import QueryEncoderUnavailable
 
     try:
         if retry and installed_meta(embedder.name) is None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kb.compare.align import Comparison, Measure, Pair
 from kb.compare.render import kpi_text, plan_name
+from kb.domain import SourceSpan
 from kb.errors import QueryError
 from kb.kpi.extract import Kpi
 from kb.search.searcher import Searcher
@@ -90,7 +91,7 @@ def source_href(query: str, doc: str, start: int, end: int) -> str:
 
 
 def _link(query: str, doc: str, start: int, end: int) -> str:
-    label = f"{doc}:{start}-{end}"
+    label = str(SourceSpan(doc, start, end))
     href = source_href(query, doc, start, end)
     return f'<a href="{esc(href)}" target="_blank" rel="noopener" title="原文を見る / View source">{esc(label)}</a>'
 

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode
 
+from kb.domain import SourceSpan
 from kb.ingest.corpus import CITY_CHOICES
 
 DEFAULT_K = 10
@@ -55,7 +56,7 @@ class UIState:
         """``doc:start-end``, the address :func:`kb.sourceview.source_view` takes."""
         if not self.lines:
             return ""
-        return f"{self.doc}:{self.lines[0]}-{self.lines[1]}"
+        return str(SourceSpan(self.doc, *self.lines))
 
     def without_source(self) -> UIState:
         return replace(self, doc="", lines=None)
