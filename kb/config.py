@@ -13,6 +13,7 @@ call (tests and the app's subprocesses change them), and never caches.
 | ``KB_PORT`` | ``7860`` | the app's port when ``--port`` is not given |
 | ``KB_QUERY_ENCODER`` | ``int8`` | query encoder: ``int8`` or ``fp32`` ONNX export, or ``torch`` |
 | ``KB_QUERY_THREADS`` | ``1`` | threads of the ONNX query encoder |
+| ``KB_USE_THREADS`` | ``1`` | threads of the second encoder (multilingual USE) at query time |
 | ``KB_PROGRESS`` | off | ``1`` shows progress bars even when stderr is not a terminal |
 | ``KB_DEBUG`` | off | ``1`` lets unexpected errors end with their traceback |
 """
@@ -35,6 +36,7 @@ class Settings(BaseSettings):
     port: int = 7860
     query_encoder: str = ""
     query_threads: int = 1
+    use_threads: int = 1
     progress: bool = False
     debug: bool = False
 

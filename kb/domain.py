@@ -30,6 +30,24 @@ class Method(StrEnum):
     DENSE = "dense"
 
 
+class Signal(StrEnum):
+    """One ranking that fusion combines: two lexical fields and two encoders."""
+
+    LEXICAL = "lexical"  # BM25 over fugashi/UniDic lemmas, with the query vocabulary's expansions
+    SUDACHI = "sudachi"  # BM25 over Sudachi normalised forms and synonym groups
+    DENSE = "dense"  # multilingual-e5 (the index's model)
+    USE = "use"  # multilingual Universal Sentence Encoder v3
+
+
+#: What each method ranks with (where the index and the loaded models have it).
+METHOD_SIGNALS: dict[Method, tuple[Signal, ...]] = {
+    Method.HYBRID: tuple(Signal),
+    Method.LEXICAL: (Signal.LEXICAL, Signal.SUDACHI),
+    Method.DENSE: (Signal.DENSE, Signal.USE),
+}
+LEXICAL_SIGNALS = frozenset({Signal.LEXICAL, Signal.SUDACHI})
+
+
 class Fusion(StrEnum):
     """How the lexical and dense rankings are combined."""
 

@@ -48,6 +48,7 @@ def result_json(result: SearchResult) -> dict:
         "query": result.query,
         "method": result.method,
         "interpretation": result.expanded.describe(),
+        "no_clear_match": result.no_clear_match,
         "hits": [hit_json(h) for h in result.hits],
     }
 

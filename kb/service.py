@@ -72,7 +72,13 @@ def open_searcher(
         raise IndexUnavailable(
             f"model {loaded.model!r} now gives {embedder.dimension}-d vectors, the index has {dimension}-d: run `kb build`"
         )
-    return Searcher(loaded, embedder, config=config)
+    # The second encoder only where the index has its vectors and the fusion gives it weight.
+    use_embedder = None
+    if dense and loaded.use_dense is not None and (config or SearchConfig()).use_weight > 0:
+        from kb.embed.use import UseEmbedder
+
+        use_embedder = UseEmbedder()
+    return Searcher(loaded, embedder, config=config, use_embedder=use_embedder)
 
 
 def build(
@@ -83,6 +89,7 @@ def build(
     embedder: Embedder | None = None,
     progress: Progress | None = None,
     say: Say | None = None,
+    second_encoder: bool = False,
 ) -> BuildReport:
     """Parse, chunk, embed and write the index; then make sure queries can start fast.
 
@@ -101,7 +108,7 @@ def build(
         if say:
             say(f"loading model {name} …")
         embedder = SentenceEmbedder(name, progress=say, lazy=True)
-    report = build_index(Path(corpus), index_dir(index), embedder, progress=progress)
+    report = build_index(Path(corpus), index_dir(index), embedder, progress=progress, second_encoder=second_encoder)
     if isinstance(embedder, SentenceEmbedder):
         # Once per model: the torch-free ONNX query encoder that `kb search` starts with.
         ensure_query_encoder(embedder, progress=say)

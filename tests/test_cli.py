@@ -40,6 +40,35 @@ def test_search_json_contract(index_arg):
     assert {h["city"] for h in payload["hits"]} >= {"久留米市", "熊本市"}
 
 
+def test_no_clear_match_is_in_the_json_contract(index_arg):
+    for query, expected in (("qzxwvkjh", True), ("' OR 1=1 --", True), ("子育て支援", False),
+                            ("How does Kumamoto help people who want to start a business?", False)):
+        result = kb("search", query, "--json", *index_arg)
+        assert result.returncode == 0, result.stderr
+        payload = json.loads(result.stdout)
+        assert payload["no_clear_match"] is expected, query
+        assert payload["hits"]  # listed either way
+
+
+def test_batch_honours_the_method(tmp_path, index_arg):
+    """--batch --method lexical needs no model and ranks differently from hybrid and dense."""
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("".join(json.dumps({"id": str(i), "query": q}, ensure_ascii=False) + "\n" for i, q in enumerate(
+        ("子育て支援", "若い女性の転出を抑える施策は？", "How is Kurume attracting companies?"))), encoding="utf-8")
+    spans = {}
+    for method in ("hybrid", "lexical", "dense"):
+        result = kb("search", "--batch", str(queries), "--method", method, "--k", "5", *index_arg)
+        assert result.returncode == 0, result.stderr
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [item["method"] for item in lines] == [method] * 3
+        assert all(len(item["hits"]) == 5 and "error" not in item for item in lines)
+        spans[method] = [[(h["doc"], h["line_start"]) for h in item["hits"]] for item in lines]
+    assert spans["lexical"] != spans["hybrid"] and spans["dense"] != spans["hybrid"]
+    assert spans["lexical"] != spans["dense"]
+    bad = kb("search", "--batch", str(queries), "--method", "fuzzy", *index_arg)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: unknown method")
+
+
 def test_batch_mode_reports_malformed_lines_and_answers_the_rest(tmp_path, index_arg):
     queries = tmp_path / "q.jsonl"
     queries.write_text(

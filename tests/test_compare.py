@@ -231,6 +231,15 @@ def kb(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=300, check=False)
 
 
+def test_nonsense_topic_has_no_pairs(searcher, kpis):
+    result = compare(searcher, "qzxwvkjh", kpis=kpis)
+    assert result.no_clear_match
+    assert result.pairs == [] and result.kurume == [] and result.kumamoto == []
+    assert "No clear match" in comparison_markdown(result)
+    assert comparison_json(result)["no_clear_match"] is True
+    assert not compare(searcher, "子育て支援", kpis=kpis).no_clear_match
+
+
 def test_cli_errors_are_one_line():
     for args in (["compare"], ["compare", "子育て", "--all"], ["compare", "   "], ["kpi", "--city", "福岡市"],
                  ["kpi", "--doc", "nope"]):

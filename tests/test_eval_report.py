@@ -13,6 +13,8 @@ def _queries(path: Path) -> Path:
     rows = [
         {"id": "t1", "query": "若い女性の転出超過", "lang": "ja", "type": "keyword", "split": "tune",
          "relevant": [{"doc": "kurume-sousei-senryaku-3", "lines": [1, 509]}]},
+        {"id": "t2", "query": "月面基地の誘致", "lang": "ja", "type": "keyword", "split": "tune",
+         "relevant": [{"doc": "kumamoto-sousei-senryaku-2", "lines": [1, 10]}]},
         {"id": "h1", "query": "連携中枢都市圏", "lang": "ja", "type": "keyword", "split": "heldout",
          "relevant": [{"doc": "kurume-kouiki-web", "lines": [1, 93]}]},
         {"id": "h2", "query": "宇宙ステーションの建設", "lang": "ja", "type": "keyword", "split": "heldout",
@@ -39,8 +41,10 @@ def test_report_tables_results_file_and_floor(two_plan_corpus, tmp_path, fake_em
     # h1 is found, h2 (a document this index does not have) is not: held-out recall@10 is 0.5.
     assert "floor check: lexical heldout recall@10 = 0.500 (floor 0.5) ok" in printed
     text = out.read_text(encoding="utf-8")
-    assert "### tune (1 queries)" in text and "### heldout (2 queries)" in text
-    assert "h2 [keyword] 宇宙ステーションの建設" in text  # the worst queries are listed
+    assert "### tune (2 queries)" in text and "### heldout (2 queries)" in text
+    # The worst queries are listed for splits one may tune on, never for held-out ones.
+    assert "t2 [keyword] 月面基地の誘致" in text
+    assert "h2 [keyword]" not in text
     assert out.with_suffix(".png").is_file()
     code = run_eval(queries=[queries], split="heldout", methods=["lexical"], out=None, check=True,
                     floor_file=_floor(tmp_path / "floor.toml", 0.9), index=index, model=None)

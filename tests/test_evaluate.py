@@ -8,6 +8,8 @@ import pytest
 
 from kb.evaluation.metrics import (
     DEFAULT_QUERY_FILES,
+    SPLITS,
+    TUNING_SPLITS,
     EvalQuery,
     Passage,
     load_queries,
@@ -75,12 +77,18 @@ def test_query_file_is_valid_and_split(tmp_path):
         load_queries(bad)
 
 
+def test_held_out_splits_are_never_tuning_splits():
+    assert set(TUNING_SPLITS) == {"tune", "dev", "blind"}
+    assert not {"heldout", "blind_heldout"} & set(TUNING_SPLITS)
+    assert set(TUNING_SPLITS) < set(SPLITS)
+
+
 def test_every_query_file_points_at_real_lines(documents):
     """All query files: unique ids, the README's types, tight spans on non-blank lines of real documents."""
     queries = load_query_files(DEFAULT_QUERY_FILES)
-    assert len(queries) >= 300
-    assert {q.split for q in queries} == {"tune", "dev", "heldout"}
-    for split in ("tune", "dev", "heldout"):
+    assert len(queries) >= 430
+    assert {q.split for q in queries} == set(SPLITS)
+    for split in SPLITS:
         assert {q.type for q in queries if q.split == split} == {
             "ja_natural", "en", "keyword", "cross_city", "kpi", "synonym"}
     for q in queries:

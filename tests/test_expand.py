@@ -140,3 +140,21 @@ def test_questions_about_amounts_want_kpis():
     assert detect_kpi_intent("社会動態はどれくらいのプラスを目標にしている？")
     assert detect_kpi_intent("What percentage of graduates stay?")
     assert not detect_kpi_intent("若い女性の転出を抑える施策は？")
+
+
+def test_acronyms_are_kept_but_not_the_pronoun_i():
+    """"I" would match every heading numbered Ⅰ (NFKC folds Ⅰ to I)."""
+    kept = {e.term for e in _expander().expand("I want to know about the KKR and its XYZ").expansions
+            if e.reason == "kept as written"}
+    assert kept == {"KKR", "XYZ"}
+
+
+def test_katakana_terms_match_whole_words_only():
+    """バス (bus) is not inside バスケ (basketball); コミュニティ is a word inside コミュニティセンター."""
+    from kb.search.expand import find_word
+
+    assert find_word("サッカーやバスケのクラブ", "バス") == -1
+    assert find_word("路線バスの確保", "バス") == 2
+    assert find_word("コミュニティセンターの活用", "コミュニティ") == 0
+    assert find_word("子育て支援の充実", "子育て") == 0  # kanji/kana terms still match inside compounds
+    assert not any(e.term == "公共交通" for e in _expander().expand("地元のバスケのクラブと組む取組").expansions)

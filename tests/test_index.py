@@ -136,3 +136,38 @@ def test_a_manifest_kb_did_not_write_is_refused_with_the_fix(small_corpus, tmp_p
     with pytest.raises(IndexUnavailable, match=message) as caught:
         load_index(tmp_path / "index")
     assert "kb build" in str(caught.value)
+
+
+def test_the_sudachi_field_is_built_and_an_index_without_it_is_refused(small_corpus, tmp_path, fake_embedder):
+    from kb.analysis.sudachi import SUDACHI_VERSION
+
+    build_index(small_corpus, tmp_path / "index", fake_embedder)
+    loaded = load_index(tmp_path / "index")
+    assert loaded.manifest.sudachi["version"] == SUDACHI_VERSION
+    assert "sudachidict-core" in loaded.manifest.sudachi["dictionary"]
+    assert loaded.sudachi is not None and loaded.sudachi.has_term("子育て")
+    assert loaded.use_dense is None and loaded.manifest.use is None  # the second encoder is opt-in
+    manifest_file = resolve_build(tmp_path / "index") / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["sudachi"]["version"] = "0"
+    manifest_file.write_text(json.dumps(manifest))
+    with pytest.raises(IndexUnavailable, match="Sudachi terms were made by version 0.*run `kb build`"):
+        load_index(tmp_path / "index")
+    del manifest["sudachi"]  # an index of the previous kb
+    manifest_file.write_text(json.dumps(manifest))
+    with pytest.raises(IndexUnavailable, match="no Sudachi field.*run `kb build`"):
+        load_index(tmp_path / "index")
+
+
+def test_second_encoder_vectors_are_stored_and_reused(small_corpus, tmp_path, fake_embedder):
+    from tests.conftest import FakeEmbedder
+
+    second = FakeEmbedder("fake-use", dimension=8)
+    first = build_index(small_corpus, tmp_path / "index", fake_embedder, second_encoder=True, use_embedder=second)
+    loaded = load_index(tmp_path / "index")
+    assert loaded.manifest.use["name"] == "fake-use" and loaded.use_dense.d == 8
+    assert loaded.use_dense.ntotal == first.chunk_count == second.calls
+    assert loaded.manifest.use["embedded"] == first.chunk_count
+    build_index(small_corpus, tmp_path / "index", fake_embedder, second_encoder=True, use_embedder=second)
+    assert second.calls == first.chunk_count  # nothing re-embedded
+    assert load_index(tmp_path / "index").manifest.use["reused"] == first.chunk_count

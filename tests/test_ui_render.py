@@ -129,6 +129,16 @@ def test_status_shows_interpretation_and_city_counts():
     assert "4 ms" in render.status_html(result, 0.004)
 
 
+def test_status_warns_above_results_without_a_clear_match():
+    result = make_result(make_chunk())
+    assert L.NO_CLEAR_MATCH[0] not in render.status_html(result, 0.1)
+    vague = SearchResult(query="qzxwvkjh", expanded=result.expanded, method="hybrid", hits=result.hits, timings={},
+                         no_clear_match=True)
+    status = render.status_html(vague, 0.1)
+    assert "関連の薄い結果です" in status and "No clear match" in status
+    assert status.index("関連の薄い結果です") < status.index(L.INTERPRETED)
+
+
 def test_query_error_message_is_bilingual():
     markup = render.query_error_html("the query is empty; type a question or keywords")
     assert "検索語が空です" in markup and "The query is empty" in markup

@@ -76,3 +76,14 @@ class JapaneseAnalyzer:
                 continue
             terms.append(token.lemma)
         return terms
+
+
+_SHARED: JapaneseAnalyzer | None = None
+
+
+def shared_analyzer() -> JapaneseAnalyzer:
+    """One analyzer per process for code that only needs word boundaries (query expansion)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = JapaneseAnalyzer()
+    return _SHARED

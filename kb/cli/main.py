@@ -60,6 +60,9 @@ def build(
     corpus: CorpusOption = Path("corpus"),
     index: IndexOption = None,
     model: ModelOption = None,
+    second_encoder: Annotated[
+        bool, typer.Option("--second-encoder", help="Also embed with multilingual USE (for experiments; not used by default).")
+    ] = False,
 ) -> None:
     """Parse the plans, chunk, embed and write the index (atomically)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -79,7 +82,8 @@ def build(
                 tasks[stage] = bar.add_task(stage, total=total or 1)
             bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
 
-        report = service.build(corpus, index, model=model, progress=progress, say=console.print)
+        report = service.build(corpus, index, model=model, progress=progress, say=console.print,
+                               second_encoder=second_encoder)
     typer.echo(f"built {report.chunk_count} chunks into {report.build_dir}")
     typer.echo(f"embedded {report.embedded}, reused {report.reused} unchanged; dense index: {report.dense_type}")
     typer.echo("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items()))
@@ -98,6 +102,9 @@ def _print_human(result: SearchResult, session: Session) -> None:
     if not result.hits:
         console.print("no matching passages; try other words, or remove filters")
         return
+    if result.no_clear_match:
+        console.print("[yellow]関連の薄い結果です / No clear match:[/yellow] no word of the query occurs in the plans; "
+                      "the passages below are only the nearest there are")
     terms = session.highlight_terms(result)
     for hit in result.hits:
         chunk = hit.chunk
@@ -112,7 +119,7 @@ def _print_human(result: SearchResult, session: Session) -> None:
             console.print(f"    [magenta]KPI[/magenta] {escape(kpi.describe())}")
 
 
-def _batch(searcher: Searcher, path: Path, k: int, filters: Filters) -> int:
+def _batch(searcher: Searcher, path: Path, k: int, filters: Filters, method: str = "hybrid") -> int:
     from kb.present import hit_json
     from kb.search.searcher import QueryError
 
@@ -137,7 +144,9 @@ def _batch(searcher: Searcher, path: Path, k: int, filters: Filters) -> int:
             continue
         out = {"id": item.get("id"), "query": item["query"]}
         try:
-            result = searcher.search(item["query"], k=k, filters=filters)
+            result = searcher.search(item["query"], k=k, filters=filters, method=method)
+            out["method"] = result.method
+            out["no_clear_match"] = result.no_clear_match
             out["hits"] = [hit_json(h) for h in result.hits]
         except QueryError as exc:
             out["hits"] = []
@@ -160,10 +169,13 @@ def search(
     model: ModelOption = None,
 ) -> None:
     """Find the measures that answer a question, with their source lines."""
+    from kb.domain import Method
     from kb.present import result_json
     from kb.search.searcher import Filters, validate_query
     from kb.service import open_session
 
+    if method not in tuple(Method):
+        fail(f"unknown method {method!r} (choose from {', '.join(Method)})")
     if batch is None:
         if query is None:
             fail("give a query, or --batch FILE")
@@ -172,7 +184,7 @@ def search(
     session = open_session(index, model=model, dense=method != "lexical")
     session.searcher.check_filters(filters)
     if batch is not None:
-        raise typer.Exit(_batch(session.searcher, batch, k, filters))
+        raise typer.Exit(_batch(session.searcher, batch, k, filters, method))
     result = session.searcher.search(query or "", k=k, filters=filters, method=method)
     if session.stale:
         typer.echo(f"warning: {session.stale_warning()}", err=True)
@@ -206,7 +218,7 @@ def eval_command(
     queries: Annotated[
         list[Path] | None, typer.Option(help="Query files (JSONL); default eval/queries.jsonl and queries_dev*.jsonl.")
     ] = None,
-    split: Annotated[str, typer.Option(help="tune, dev, heldout or all.")] = "all",
+    split: Annotated[str, typer.Option(help="tune, dev, heldout, blind, blind_heldout or all.")] = "all",
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "hybrid,lexical,dense",
     out: Annotated[Path | None, typer.Option(help="Markdown results file (written with --split all).")] = Path("eval/results.md"),
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if below the floor in eval/floor.toml.")] = False,

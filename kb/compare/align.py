@@ -240,6 +240,8 @@ class Comparison:
     threshold: float = THRESHOLD
     dense_weight: float = DENSE_WEIGHT
     documents: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The topic shares no word with the plans (kb.search.floor): nothing is listed or paired.
+    no_clear_match: bool = False
 
 
 def _retrieve(searcher: Searcher, aligner: Aligner, query: str, side: str, k: int, candidates: int,
@@ -308,7 +310,14 @@ def compare(
     threshold: float = THRESHOLD,
     relative_cut: float = RELATIVE_CUT,
 ) -> Comparison:
-    """Both cities' measures for ``query``, paired by meaning, with their KPIs."""
+    """Both cities' measures for ``query``, paired by meaning, with their KPIs.
+
+    A topic with no clear match in the plans (nonsense, a word they never use) gets no
+    measures and no pairs: pairing the nearest noise of each city would look like an answer.
+    """
+    if searcher.search(query, k=1).no_clear_match:
+        return Comparison(query=query, kurume=[], kumamoto=[], pairs=[], only_kurume=[], only_kumamoto=[],
+                          threshold=threshold, documents=dict(searcher.index.documents), no_clear_match=True)
     aligner = aligner_for(searcher)
     sides = {side: _retrieve(searcher, aligner, query, side, k, candidates, relative_cut) for side in SIDES}
     measures = {side: [_measure(u, s, kpis, aligner) for u, s in found] for side, found in sides.items()}

@@ -100,6 +100,9 @@ def comparison_markdown(comparison: Comparison, link: Link = _plain_link) -> str
         f"## 対応する施策 / Matched measures ({len(comparison.pairs)})",
         "",
     ]
+    if comparison.no_clear_match:
+        out[-2:-2] = [("関連の薄い結果です / No clear match: 話題の言葉が計画書に見当たりません "
+                      "(no word of the topic occurs in the plans)."), ""]
     if comparison.pairs:
         out += ["| 類似度 | 久留米市 | 久留米市のKPI | 熊本市 | 熊本市のKPI |", "|---:|---|---|---|---|"]
         previous = None
@@ -152,6 +155,7 @@ def comparison_json(comparison: Comparison) -> dict:
 
     return {
         "query": comparison.query,
+        "no_clear_match": comparison.no_clear_match,
         "threshold": comparison.threshold,
         "dense_weight": comparison.dense_weight,
         "kurume": [measure(m) for m in comparison.kurume],

@@ -18,15 +18,18 @@ from pathlib import Path
 from kb.search.searcher import MAX_HIT_SPAN, METHODS, Hit, Searcher
 
 METRICS = ("recall@5", "recall@10", "mrr@10", "ndcg@10")
-SPLITS = ("tune", "dev", "heldout")
-#: Splits that may be used to choose settings; the held-out split never is.
-TUNING_SPLITS = ("tune", "dev")
-#: The query set: tune + held-out (queries.jsonl), then three dev files written later.
+SPLITS = ("tune", "dev", "heldout", "blind", "blind_heldout")
+#: Splits that may be used to choose settings; the held-out splits never are.
+TUNING_SPLITS = ("tune", "dev", "blind")
+#: The query set: tune + held-out (queries.jsonl), three dev files written later, and the
+#: blind set (blind + blind_heldout) written by people who saw only the plan texts.
 DEFAULT_QUERY_FILES = (
     Path("eval/queries.jsonl"),
     Path("eval/queries_dev.jsonl"),
     Path("eval/queries_dev2.jsonl"),
     Path("eval/queries_dev3.jsonl"),
+    Path("eval/queries_blind_en.jsonl"),
+    Path("eval/queries_blind_ja.jsonl"),
 )
 
 
@@ -54,6 +57,8 @@ class MethodReport:
     overall: dict[str, float]
     by_type: dict[str, dict[str, float]]
     per_query: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The ranx run entries per query (for significance tests between methods).
+    runs: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def load_query_files(paths: Sequence[Path]) -> list[EvalQuery]:
@@ -129,11 +134,21 @@ def _mean(rows: Iterable[dict[str, float]]) -> dict[str, float]:
     return {m: (sum(r[m] for r in rows) / len(rows) if rows else 0.0) for m in METRICS}
 
 
-def evaluate_method(searcher: Searcher, queries: Sequence[EvalQuery], method: str, k: int = 10) -> MethodReport:
+def evaluate_method(
+    searcher: Searcher, queries: Sequence[EvalQuery], method: str, k: int = 10, *, signals: Sequence[str] | None = None,
+    name: str | None = None,
+) -> MethodReport:
+    """One method over the queries; ``signals`` ranks with exactly those signals (a single field
+    or encoder, or a fusion the default does not use), reported under ``name``."""
     runs = {}
     for q in queries:
-        result = searcher.search(q.query, k=k, method=method)
+        result = searcher.search(q.query, k=k, method=method, signals=signals)
         runs[q.id] = run_entries(result.hits, q.relevant)
+    return report_from_runs(name or method, queries, runs)
+
+
+def report_from_runs(method: str, queries: Sequence[EvalQuery], runs: dict[str, dict[str, float]]) -> MethodReport:
+    """Metrics (overall, per type, and for English queries) of ready ranx run entries."""
     per_query = score(queries, runs)
     by_type: dict[str, list[dict[str, float]]] = defaultdict(list)
     for q in queries:
@@ -145,6 +160,7 @@ def evaluate_method(searcher: Searcher, queries: Sequence[EvalQuery], method: st
         overall=_mean(per_query.values()),
         by_type={t: _mean(rows) for t, rows in sorted(by_type.items())},
         per_query=per_query,
+        runs={q.id: runs.get(q.id) or {"miss-none": 1.0} for q in queries},
     )
 
 

@@ -29,6 +29,7 @@ from kb.errors import IndexUnavailable
 from kb.index.dense import build_dense, choose_spec, save_dense
 from kb.index.lexical import LexicalIndex
 from kb.index.manifest import FORMAT_VERSION, IndexManifest, LexicalInfo, ModelInfo
+from kb.index.signals import build_sudachi, build_use
 from kb.index.storage import (
     BUILDS,
     MANIFEST,
@@ -37,6 +38,7 @@ from kb.index.storage import (
     fsync_tree,
     prune_builds,
     read_manifest,
+    resolve_build,
     swap_current,
 )
 from kb.ingest.corpus import corpus_hashes, load_corpus
@@ -78,8 +80,13 @@ def build_index(
     *,
     progress: Progress | None = None,
     analyzer: JapaneseAnalyzer | None = None,
+    second_encoder: bool = False,
+    use_embedder: Embedder | None = None,
 ) -> BuildReport:
-    """Parse → chunk → tokenize → embed → index, written atomically into ``index_dir``."""
+    """Parse → chunk → tokenize → embed → index, written atomically into ``index_dir``.
+
+    ``second_encoder`` also embeds every chunk with multilingual USE (kb/index/signals.py).
+    """
     tick = time.perf_counter
     notify = progress or (lambda stage, done, total: None)
     seconds: dict[str, float] = {}
@@ -145,10 +152,22 @@ def build_index(
         np.save(temporary / "vectors.npy", vectors)
         save_dense(build_dense(vectors, spec), temporary / "dense.faiss")
         LexicalIndex.build(term_lists).save(temporary / "lexical")
+        seconds["index"] = tick() - start
+        start = tick()
+        sudachi = build_sudachi(chunks, temporary, progress)
+        seconds["sudachi"] = tick() - start
+        use = None
+        if second_encoder:
+            start = tick()
+            try:
+                previous: Path | None = resolve_build(index_dir)
+            except IndexUnavailable:
+                previous = None
+            use = build_use(chunks, temporary, previous, progress, use_embedder)
+            seconds["use"] = tick() - start
         counts: dict[str, dict[str, int]] = {}
         for (doc_name, kind), n in Counter((c.doc, c.kind) for c in chunks).items():
             counts.setdefault(doc_name, {})[kind] = n
-        seconds["index"] = tick() - start
         manifest = IndexManifest(
             format_version=FORMAT_VERSION,
             kb_version=__version__,
@@ -167,6 +186,8 @@ def build_index(
             embedded=len(missing),
             reused_embeddings=len(chunks) - len(missing),
             artefacts=artefact_checksums(temporary),
+            sudachi=sudachi,
+            use=use,
         )
         (temporary / MANIFEST).write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
         fsync_tree(temporary)

@@ -55,6 +55,9 @@ class LexicalIndex:
     def vocabulary(self) -> set[str]:
         return set(self.retriever.vocab_dict)
 
+    def has_term(self, term: str) -> bool:
+        return term in self.retriever.vocab_dict
+
     def scores(self, weighted_terms: Mapping[str, float]) -> np.ndarray:
         """BM25 score of every chunk for the weighted query terms (unknown terms score 0).
 

@@ -59,9 +59,16 @@ class IndexManifest:
     embedded: int
     reused_embeddings: int
     artefacts: dict[str, str] = field(default_factory=dict)
+    #: The second lexical field (Sudachi forms + synonym groups): library, analyzer, version, dictionary.
+    sudachi: dict[str, Any] = field(default_factory=dict)
+    #: The second encoder's vectors, when built (``kb build --second-encoder``).
+    use: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        record = asdict(self)
+        if record["use"] is None:
+            del record["use"]
+        return record
 
     @classmethod
     def from_json(cls, raw: object) -> IndexManifest:
@@ -101,6 +108,8 @@ class IndexManifest:
                 embedded=_typed(raw, "embedded", int),
                 reused_embeddings=_typed(raw, "reused_embeddings", int),
                 artefacts=_str_map(raw, "artefacts"),
+                sudachi=dict(_mapping(raw, "sudachi")),
+                use=dict(_mapping(raw, "use")) or None,
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise IndexUnavailable(f"index manifest has a field of the wrong type ({exc}): {_REBUILD}") from None

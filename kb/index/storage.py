@@ -34,6 +34,7 @@ from kb.errors import IndexUnavailable
 from kb.index.dense import load_dense
 from kb.index.lexical import LexicalIndex
 from kb.index.manifest import FORMAT_VERSION, IndexManifest
+from kb.index.signals import check_sudachi, load_signals
 from kb.ingest.corpus import sha256_bytes, sha256_file
 
 __all__ = ["FORMAT_VERSION", "IndexManifest", "LoadedIndex", "load_index", "read_manifest", "resolve_build"]
@@ -55,6 +56,10 @@ class LoadedIndex:
     dense: Any  # a faiss.Index (faiss ships no type information)
     lexical: LexicalIndex
     documents: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The second lexical field (Sudachi forms + synonym groups) and the second encoder's
+    #: FAISS index, where the build made them (kb/index/signals.py).
+    sudachi: LexicalIndex | None = None
+    use_dense: Any | None = None
 
     @property
     def model(self) -> str:
@@ -198,6 +203,7 @@ def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True
     build, manifest = read_manifest(index_dir)
     check_model(manifest, model)
     check_analyzer(manifest)
+    check_sudachi(manifest)
     if verify:
         for name, digest in manifest.artefacts.items():
             path = build / name
@@ -215,6 +221,9 @@ def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True
         vectors = np.load(build / "vectors.npy", mmap_mode="r")
         dense = load_dense(build / "dense.faiss", manifest.dense_index)
         lexical = LexicalIndex.load(build / "lexical", len(chunks))
+        signals = load_signals(build, manifest, len(chunks))
+    except IndexUnavailable:
+        raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexUnavailable(f"index in {build} cannot be read ({exc.__class__.__name__}): run `kb build`") from None
     if len(chunks) != manifest.chunk_count or len(vectors) != len(chunks) or dense.ntotal != len(chunks):
@@ -227,4 +236,5 @@ def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True
     return LoadedIndex(
         path=build, manifest=manifest, chunks=chunks, vectors=vectors, dense=dense,
         lexical=lexical, documents=manifest.documents,
+        sudachi=signals.sudachi, use_dense=signals.use_dense,
     )

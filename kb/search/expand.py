@@ -38,6 +38,51 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 _FILLER = frozenset({"a", "an", "the", "their", "own", "his", "her", "its", "our", "your", "my", "some"})
 
 
+_KATAKANA = re.compile(r"[\u30a0-\u30ff\uff66-\uff9f]")
+_LATIN = re.compile(r"[A-Za-z0-9]")
+
+
+def _word_edges(text: str) -> set[int]:
+    """Offsets in ``text`` where a word (a fugashi token) starts or ends."""
+    from kb.analysis.lemmas import shared_analyzer
+
+    edges = {0, len(text)}
+    position = 0
+    for token in shared_analyzer().tagger(text):
+        start = text.find(token.surface, position)
+        if start < 0:
+            continue
+        position = start + len(token.surface)
+        edges.update((start, position))
+    return edges
+
+
+def find_word(text: str, term: str, edges: set[int] | None = None) -> int:
+    """Where ``term`` occurs in ``text`` (-1 if nowhere), not inside a longer katakana or Latin word.
+
+    Japanese has no spaces, so terms match as substrings (子育て in 子育て支援). But a term
+    that begins or ends in katakana or Latin letters must begin or end where a word does:
+    バス is not in バスケ, while コミュニティ is in コミュニティセンター.
+    """
+    start = text.find(term)
+    while start >= 0:
+        end = start + len(term)
+        checks = []
+        if _KATAKANA.match(term[0]) or _LATIN.match(term[0]):
+            checks.append(start)
+        if _KATAKANA.match(term[-1]) or _LATIN.match(term[-1]):
+            checks.append(end)
+        if checks:
+            if edges is None:
+                edges = _word_edges(text)
+            if all(c in edges for c in checks):
+                return start
+        else:
+            return start
+        start = text.find(term, start + 1)
+    return -1
+
+
 def _content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in _FILLER]
 
@@ -199,11 +244,16 @@ class QueryExpander:
     def _synonyms(self, text: str, seen: set[str], weight: float) -> list[Expansion]:
         """Synonyms of every group term found in ``text`` (longest matches win)."""
         found: list[tuple[int, int, SynonymGroup, str]] = []
+        edges: set[int] | None = None
         for group in self.vocabulary.synonyms:
             if not group.expand:
                 continue
             for term in group.terms:
-                start = text.find(term)
+                if not term or term not in text:
+                    continue
+                if edges is None:
+                    edges = _word_edges(text)
+                start = find_word(text, term, edges)
                 if term and start >= 0:
                     found.append((start, start + len(term), group, term))
         found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
@@ -247,7 +297,7 @@ class QueryExpander:
                 out.append(Expansion(term, weight, f"translation of '{phrase}'"))
             covered.update(range(start, end))
         for index, word in enumerate(words):
-            if index not in covered and len(word) <= 5 and word.upper() in text:
+            if index not in covered and 2 <= len(word) <= 5 and word.upper() in text:
                 out.append(Expansion(word.upper(), QUERY_WEIGHT, "kept as written"))
         return out
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 RRF_K = 60
 
 
@@ -40,3 +42,21 @@ def weighted_sum(
         for item, value in values.items():
             fused[item] = fused.get(item, 0.0) + weight * (value - low) / span
     return fused
+
+
+def flatness(scores: np.ndarray, depth: int = 10) -> float:
+    """How little the best lexical match stands out: the ``depth``-th best BM25 score over the best.
+
+    Near 0 one passage (or a few) shares the query's rare words; near 1 the query's words
+    are common or absent and BM25 only counts generic overlap (対策, 支援, 市), so its
+    order carries little. 1.0 when nothing matches at all.
+    """
+    import numpy as np
+
+    values = np.asarray(scores, dtype=np.float32)
+    if values.size == 0:
+        return 1.0
+    depth = min(depth, values.size)
+    top = np.partition(values, values.size - depth)[values.size - depth :]
+    best = float(top.max())
+    return 1.0 if best <= 0 else float(np.sort(top)[0]) / best

@@ -6,6 +6,7 @@ nothing else ranks chunks.
 
 from __future__ import annotations
 
+import math
 import time
 import unicodedata
 from collections.abc import Sequence
@@ -14,14 +15,17 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from kb.analysis.lemmas import JapaneseAnalyzer
+from kb.analysis.sudachi import SudachiAnalyzer, weighted_terms
 from kb.chunk import Chunk
-from kb.domain import ChunkKind, Fusion, Method, SourceSpan
+from kb.domain import LEXICAL_SIGNALS, METHOD_SIGNALS, ChunkKind, Fusion, Method, Signal, SourceSpan
 from kb.embed.protocol import QueryEmbedder
 from kb.errors import QueryError
+from kb.index.dense import FaissIndex
 from kb.index.storage import LoadedIndex
 from kb.ingest.corpus import CITY_CHOICES
 from kb.search.expand import ExpandedQuery, QueryExpander, QueryVocabulary
-from kb.search.fusion import reciprocal_rank_fusion, weighted_sum
+from kb.search.floor import clear_match
+from kb.search.fusion import flatness, reciprocal_rank_fusion, weighted_sum
 
 METHODS = tuple(Method)
 MAX_QUERY_CHARS = 1000
@@ -36,7 +40,28 @@ class SearchConfig:
     method: Method = Method.HYBRID
     fusion: Fusion = Fusion.SUM
     lexical_weight: float = 1.0
-    dense_weight: float = 0.5
+    #: The dense weight for a query of typical lexical flatness (see ``flatness_gain``).
+    dense_weight: float = 0.6
+    #: The Sudachi field counts below the lemma field (0 leaves it out) ...
+    sudachi_weight: float = 0.2
+    #: ... and more for English queries, where it reads the glossary's translations: its
+    #: normalised forms and synonym groups catch plan wordings the glossary did not list.
+    sudachi_en_factor: float = 1.65
+    #: A synonym-group token counts this much of the word it stands for.
+    sudachi_group_weight: float = 0.5
+    #: The second encoder (0 leaves it out, and its model is not loaded). It did not pay on
+    #: the tuning splits (docs/retrieval-experiments.md), so it is off by default.
+    use_weight: float = 0.0
+    #: Query-adaptive fusion: the dense weights are multiplied by
+    #: exp(flatness_gain × (flatness − flatness_pivot)), where flatness is the 10th-best
+    #: BM25 score over the best (kb.search.fusion.flatness). When the lexical scores are flat
+    #: the query's words are common or absent in the plans and the encoders decide; when one
+    #: passage stands out lexically, BM25 leads.
+    flatness_gain: float = 3.0
+    flatness_pivot: float = 0.45
+    #: Number questions (目標値は？ how many …): the dense weights are multiplied by this,
+    #: because the encoders place a KPI row near its measure better than BM25 does.
+    kpi_dense_factor: float = 1.8
     rrf_k: int = 60
     candidates: int = 100
     per_section: int = 2
@@ -107,6 +132,9 @@ class SearchResult:
     method: Method
     hits: list[Hit]
     timings: dict[str, float]
+    #: True when no signal found a passage that really matches (nonsense, or a topic the plans lack);
+    #: the hits are still the best there are.
+    no_clear_match: bool = False
 
 
 def same_measure(a: Chunk, b: Chunk) -> bool:
@@ -169,10 +197,13 @@ class Searcher:
         analyzer: JapaneseAnalyzer | None = None,
         expander: QueryExpander | None = None,
         config: SearchConfig | None = None,
+        use_embedder: QueryEmbedder | None = None,  # the second encoder (kb.embed.use), if any
     ) -> None:
         self.index = index
         self.embedder = embedder
+        self.use_embedder = use_embedder
         self.analyzer = analyzer or JapaneseAnalyzer()
+        self.sudachi = SudachiAnalyzer()
         self.expander = expander or QueryExpander(QueryVocabulary.load())
         self.config = config or SearchConfig()
         self.chunks = index.chunks
@@ -191,13 +222,24 @@ class Searcher:
 
     def lexical_scores(self, expanded: ExpandedQuery) -> np.ndarray:
         weights: dict[str, float] = {}
-        phrases = expanded.phrases() if self.config.expand else {expanded.text: 1.0}
-        if expanded.language == "en" and not self.config.expand:
-            phrases = {e.term: e.weight for e in expanded.expansions if e.weight >= 1.0} or {expanded.text: 1.0}
-        for phrase, weight in phrases.items():
+        for phrase, weight in self._lexical_phrases(expanded).items():
             for term in self.analyzer.terms(phrase):
                 weights[term] = max(weights.get(term, 0.0), weight)
         return self.index.lexical.scores(weights)
+
+    def _lexical_phrases(self, expanded: ExpandedQuery) -> dict[str, float]:
+        phrases = expanded.phrases() if self.config.expand else {expanded.text: 1.0}
+        if expanded.language == "en" and not self.config.expand:
+            phrases = {e.term: e.weight for e in expanded.expansions if e.weight >= 1.0} or {expanded.text: 1.0}
+        return phrases
+
+    def sudachi_scores(self, expanded: ExpandedQuery) -> np.ndarray:
+        """BM25 over Sudachi normalised forms and synonym groups, for the same phrases as the lemma field."""
+        field = self.index.sudachi
+        if field is None:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        phrases = self._lexical_phrases(expanded).items()
+        return field.scores(weighted_terms(self.sudachi, phrases, self.config.sudachi_group_weight))
 
     def query_vector(self, expanded: ExpandedQuery) -> np.ndarray:
         if self.embedder is None:
@@ -205,20 +247,48 @@ class Searcher:
         return self.embedder.encode_query(expanded.dense_text if self.config.expand else expanded.text)
 
     def dense_scores(self, expanded: ExpandedQuery, vector: np.ndarray | None = None) -> np.ndarray:
-        """Cosine of every chunk that FAISS returns (-inf for the rest).
-
-        A small index is searched whole; a large one over-fetches 20× the candidates
-        so that filters still leave enough to rank.
-        """
+        """Cosine of every chunk that FAISS returns (-inf for the rest)."""
         if vector is None:
             vector = self.query_vector(expanded)
+        return self._faiss_scores(self.index.dense, vector)
+
+    def use_scores(self, expanded: ExpandedQuery) -> np.ndarray:
+        """Cosine under the second encoder (USE), on the same text the e5 query sees."""
+        if self.use_embedder is None or self.index.use_dense is None:
+            raise QueryError("this index has no second-encoder vectors; rebuild with `kb build --second-encoder`")
+        vector = self.use_embedder.encode_query(expanded.dense_text if self.config.expand else expanded.text)
+        return self._faiss_scores(self.index.use_dense, vector)
+
+    def _faiss_scores(self, dense: FaissIndex, vector: np.ndarray) -> np.ndarray:
+        """A small index is searched whole; a large one over-fetches 20× the candidates
+        so that filters still leave enough to rank."""
         count = len(self.chunks)
         limit = count if count <= 5000 else min(count, self.config.candidates * 20)
-        scores, ids = self.index.dense.search(vector.reshape(1, -1), limit)
+        scores, ids = dense.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), limit)
         out = np.full(count, -np.inf, dtype=np.float32)
         valid = ids[0] >= 0
         out[ids[0][valid]] = scores[0][valid]
         return out
+
+    def signals(self, method: Method) -> tuple[Signal, ...]:
+        """The signals a method uses that this searcher can compute (index fields, loaded encoders)."""
+        wanted = METHOD_SIGNALS[method]
+        available = {Signal.LEXICAL, Signal.DENSE}  # dense without a model says so (query_vector)
+        if self.index.sudachi is not None and self.config.sudachi_weight > 0:
+            available.add(Signal.SUDACHI)
+        if self.use_embedder is not None and self.index.use_dense is not None and self.config.use_weight > 0:
+            available.add(Signal.USE)
+        return tuple(s for s in wanted if s in available)
+
+    def signal_scores(self, signal: Signal, expanded: ExpandedQuery) -> np.ndarray:
+        """One signal's score for every chunk (0 or -inf where it has none)."""
+        if signal == Signal.LEXICAL:
+            return self.lexical_scores(expanded)
+        if signal == Signal.SUDACHI:
+            return self.sudachi_scores(expanded)
+        if signal == Signal.DENSE:
+            return self.dense_scores(expanded)
+        return self.use_scores(expanded)
 
     def allowed(self, filters: Filters) -> np.ndarray:
         """Boolean mask of the chunks a filter admits, from precomputed columns (no per-chunk Python)."""
@@ -250,7 +320,10 @@ class Searcher:
         k: int = 10,
         filters: Filters | None = None,
         method: str | None = None,
+        signals: Sequence[str] | None = None,
     ) -> SearchResult:
+        """The top-k hits. ``signals`` (evaluation only) ranks with exactly these signals
+        instead of the method's, e.g. ``("sudachi",)`` for the Sudachi field alone."""
         query = validate_query(query)
         filters = filters or Filters()
         self.check_filters(filters)
@@ -267,33 +340,29 @@ class Searcher:
         expanded = self.expander.expand(query)
         timings["expand"] = tick() - start
         allowed = self.allowed(filters)
-        rankings: dict[str, list[int]] = {}
-        raw: dict[str, dict[int, float]] = {}
-        if method in (Method.LEXICAL, Method.HYBRID):
+        scores: dict[Signal, np.ndarray] = {}
+        for signal in self.signals(method) if signals is None else tuple(Signal(s) for s in signals):
             start = tick()
-            scores = self.lexical_scores(expanded)
-            rankings["lexical"] = self._ranking(scores, allowed, positive=True)
-            raw["lexical"] = {i: float(scores[i]) for i in rankings["lexical"]}
-            timings["lexical"] = tick() - start
-        if method in (Method.DENSE, Method.HYBRID):
-            start = tick()
-            vector = self.query_vector(expanded)
-            timings["embed"] = tick() - start
-            start = tick()
-            scores = self.dense_scores(expanded, vector)
-            rankings["dense"] = self._ranking(scores, allowed, positive=False)
-            raw["dense"] = {i: float(scores[i]) for i in rankings["dense"]}
-            timings["dense"] = tick() - start
+            scores[signal] = self.signal_scores(signal, expanded)
+            timings[signal.value] = tick() - start
 
         start = tick()
-        weights = {"lexical": self.config.lexical_weight, "dense": self.config.dense_weight}
-        if method == Method.HYBRID:
-            if self.config.fusion == Fusion.RRF:
-                fused = reciprocal_rank_fusion(rankings, weights, self.config.rrf_k)
-            else:
-                fused = weighted_sum(raw, weights)
-        else:
-            fused = dict(raw[method])
+        hits = self.rank(expanded, scores, allowed, filters, k)
+        no_clear_match = not self.clear_match(expanded, scores)
+        timings["fusion"] = tick() - start
+        return SearchResult(query=query, expanded=expanded, method=method, hits=hits, timings=timings,
+                            no_clear_match=no_clear_match)
+
+    def rank(
+        self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], allowed: np.ndarray, filters: Filters, k: int
+    ) -> list[Hit]:
+        """Fuse the signals' scores, apply the priors, diversify: the top-k hits."""
+        rankings: dict[str, list[int]] = {}
+        raw: dict[str, dict[int, float]] = {}
+        for signal, values in scores.items():
+            rankings[signal] = self._ranking(values, allowed, positive=signal in LEXICAL_SIGNALS)
+            raw[signal] = {i: float(values[i]) for i in rankings[signal]}
+        fused = self.fuse(expanded, scores, raw, rankings)
         for item, value in fused.items():
             factor = self._prior(item, expanded, filters)
             fused[item] = value * factor if value >= 0 else value / factor
@@ -303,8 +372,36 @@ class Searcher:
         hits = self._diversify(ordered, fused, positions, 3 * k if balance else k)
         if balance:
             hits = balance_cities(hits, k, expanded.cities, max(1, int(k * self.config.city_quota)))
-        timings["fusion"] = tick() - start
-        return SearchResult(query=query, expanded=expanded, method=method, hits=hits, timings=timings)
+        return hits
+
+    def fuse(
+        self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], raw: dict[str, dict[int, float]],
+        rankings: dict[str, list[int]],
+    ) -> dict[int, float]:
+        """One score per candidate: a lone signal's own score, else the weighted fusion."""
+        if len(raw) == 1:
+            return dict(next(iter(raw.values())))
+        weights = self.weights(expanded, scores)
+        if self.config.fusion == Fusion.RRF:
+            return reciprocal_rank_fusion(rankings, weights, self.config.rrf_k)
+        return weighted_sum(raw, weights)
+
+    def weights(self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray]) -> dict[str, float]:
+        """Each signal's fusion weight for this query: by language, by how flat the lexical
+        scores are, and by whether it asks for numbers (all chosen on tune + dev + blind)."""
+        config = self.config
+        lexical = scores.get(Signal.LEXICAL)
+        flat = flatness(lexical) if lexical is not None else config.flatness_pivot
+        dense = math.exp(config.flatness_gain * (flat - config.flatness_pivot))
+        if expanded.wants_kpi:
+            dense *= config.kpi_dense_factor
+        sudachi = config.sudachi_weight * (config.sudachi_en_factor if expanded.language == "en" else 1.0)
+        return {Signal.LEXICAL: config.lexical_weight, Signal.SUDACHI: sudachi,
+                Signal.DENSE: config.dense_weight * dense, Signal.USE: config.use_weight * dense}
+
+    def clear_match(self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray]) -> bool:
+        """Whether the query shares a real word with the plans (see :mod:`kb.search.floor`)."""
+        return clear_match(self._lexical_phrases(expanded), self.analyzer, self.index.lexical)
 
     def _prior(self, item: int, expanded: ExpandedQuery, filters: Filters) -> float:
         """Domain preferences as score multipliers, each chosen on the tune split."""

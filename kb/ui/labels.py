@@ -38,6 +38,11 @@ LINES = "行 / lines"
 LINK_HERE = "この表示へのリンク / Link to this view"
 MORE = "続きを読む / Read more"
 NO_RESULTS = ("該当する箇所が見つかりませんでした", "No matching passages")
+NO_CLEAR_MATCH = ("関連の薄い結果です", "No clear match")
+NO_CLEAR_MATCH_HINT = (
+    "質問の言葉が計画書に見当たりません。以下は最も近い箇所です。 / "
+    "No word of the question occurs in the plans; these are only the nearest passages."
+)
 NO_RESULTS_HINT = "別の言葉で試すか、絞り込みを外してください。 / Try other words, or remove a filter."
 CANNOT_SEARCH = ("検索できません", "Cannot search")
 CANNOT_SHOW = ("原文を表示できません", "Cannot show the source")

@@ -193,9 +193,11 @@ def format_seconds(seconds: float) -> str:
 
 
 def status_html(result: SearchResult, seconds: float) -> str:
-    """How the query was read (``expanded.describe()``), how many hits, how fast."""
+    """How the query was read (``expanded.describe()``), how many hits, how fast; above it a
+    warning when the hits are only the nearest there are (``no_clear_match``)."""
     counts = " · ".join(f"{esc(city)} {n}" for city, n in sorted(city_counts(result.hits).items()))
-    return (
+    warning = message_html(L.NO_CLEAR_MATCH, L.NO_CLEAR_MATCH_HINT, kind="warning") if result.no_clear_match else ""
+    return warning + (
         f'<div class="kb-status"><div class="kb-interp"><span class="kb-label">{esc(L.INTERPRETED)}</span> '
         f'{_interpretation(result.expanded.describe())}</div>'
         f'<div class="kb-count">{len(result.hits)} {esc(L.RESULTS_COUNT)}'

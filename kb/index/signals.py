@@ -1,0 +1,127 @@
+"""The index's second lexical field and second encoder, built and loaded beside the first ones.
+
+* ``sudachi/``: a bm25s index over Sudachi normalised forms and synonym groups
+  (:mod:`kb.analysis.sudachi`), always built (about 1.5 s for the five plans);
+* ``use_vectors.npy`` + ``use.faiss``: multilingual USE vectors (:mod:`kb.embed.use`), built
+  only on request (``kb build --second-encoder``): they did not improve the tuning splits,
+  so the default index leaves them out. Vectors of unchanged chunks are reused by content
+  hash, like e5's.
+
+:func:`build_signals` writes them into a build folder and returns the manifest entries;
+:func:`load_signals` reads them back and refuses an index whose Sudachi field another
+analyser version made (or that has none: built by an older kb).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kb.analysis.sudachi import SUDACHI_VERSION, SudachiAnalyzer, dictionary_version, prune_groups
+from kb.chunk import Chunk
+from kb.embed.protocol import Embedder
+from kb.errors import IndexUnavailable
+from kb.index.dense import DenseIndexSpec, FaissIndex, build_dense, choose_spec, load_dense, save_dense
+from kb.index.lexical import LexicalIndex
+from kb.index.manifest import IndexManifest
+
+SUDACHI_DIR = "sudachi"
+USE_VECTORS = "use_vectors.npy"
+USE_INDEX = "use.faiss"
+USE_HASHES = "hashes.jsonl"
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Signals:
+    sudachi: LexicalIndex | None = None
+    use_dense: FaissIndex | None = None
+
+
+def build_sudachi(chunks: Sequence[Chunk], directory: Path, progress: Progress | None = None) -> dict[str, Any]:
+    """Tokenise every chunk with Sudachi, drop unhelpful group tokens, save the BM25 field."""
+    analyzer = SudachiAnalyzer()
+    notify = progress or (lambda stage, done, total: None)
+    term_lists = []
+    for done, chunk in enumerate(chunks, start=1):
+        term_lists.append(analyzer.terms(chunk.search_text))
+        if done % 50 == 0 or done == len(chunks):
+            notify("sudachi", done, len(chunks))
+    LexicalIndex.build(prune_groups(term_lists)).save(directory / SUDACHI_DIR)
+    return {"library": "bm25s", "analyzer": "sudachi normalised forms + synonym groups",
+            "version": SUDACHI_VERSION, "dictionary": dictionary_version()}
+
+
+def _previous_use_vectors(previous: Path | None, name: str) -> dict[str, np.ndarray]:
+    if previous is None:
+        return {}
+    try:
+        manifest = json.loads((previous / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("use", {}).get("name") != name:
+            return {}
+        vectors = np.load(previous / USE_VECTORS)
+        hashes = [json.loads(line)["content_hash"] for line in (previous / USE_HASHES).read_text().splitlines()]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return dict(zip(hashes, vectors)) if len(hashes) == len(vectors) else {}
+
+
+def build_use(
+    chunks: Sequence[Chunk], directory: Path, previous: Path | None = None, progress: Progress | None = None,
+    embedder: Embedder | None = None,
+) -> dict[str, Any]:
+    """Embed every chunk with the second encoder (reusing unchanged chunks' vectors), save vectors + FAISS."""
+    if embedder is None:
+        from kb.embed.use import UseEmbedder
+
+        embedder = UseEmbedder(threads=2)
+    notify = progress or (lambda stage, done, total: None)
+    cache = _previous_use_vectors(previous, embedder.name)
+    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    missing = []
+    for i, chunk in enumerate(chunks):
+        cached = cache.get(chunk.content_hash)
+        if cached is not None and cached.shape == (embedder.dimension,):
+            vectors[i] = cached
+        else:
+            missing.append(i)
+    group = 64
+    for offset in range(0, len(missing), group):
+        ids = missing[offset : offset + group]
+        vectors[ids] = embedder.encode_documents([chunks[i].embed_text for i in ids])
+        notify("use", min(offset + group, len(missing)), len(missing))
+    np.save(directory / USE_VECTORS, vectors)
+    spec = choose_spec(len(chunks), embedder.dimension)
+    save_dense(build_dense(vectors, spec), directory / USE_INDEX)
+    return {"name": embedder.name, "dimension": embedder.dimension, "dense_index": spec.to_dict(),
+            "embedded": len(missing), "reused": len(chunks) - len(missing)}
+
+
+def check_sudachi(manifest: IndexManifest) -> None:
+    """Queries must be cut the way the Sudachi field was, or its words silently stop matching."""
+    built = manifest.sudachi
+    if not built:
+        raise IndexUnavailable("index has no Sudachi field (it was built by an older kb): run `kb build`")
+    if str(built.get("version")) != SUDACHI_VERSION:
+        raise IndexUnavailable(
+            f"index Sudachi terms were made by version {built.get('version')}, this kb uses {SUDACHI_VERSION}: "
+            "run `kb build`"
+        )
+
+
+def load_signals(build: Path, manifest: IndexManifest, size: int) -> Signals:
+    check_sudachi(manifest)
+    sudachi = LexicalIndex.load(build / SUDACHI_DIR, size)
+    use_dense = None
+    use = manifest.use
+    if use:
+        use_dense = load_dense(build / USE_INDEX, DenseIndexSpec(**use["dense_index"]))
+        if use_dense.ntotal != size or use_dense.d != use.get("dimension"):
+            raise IndexUnavailable("index second-encoder vectors disagree with its chunks: run `kb build`")
+    return Signals(sudachi=sudachi, use_dense=use_dense)
