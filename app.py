@@ -8,7 +8,9 @@ to build it (and offers to build it). The page itself lives in :mod:`kb.ui`.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -32,12 +34,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    # Gradio keeps a record of the last N events in memory (default 10,000); fewer is plenty.
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     from kb.ui.service import SearchService, open_service
 
     service: SearchService = open_service(args.index, args.corpus, log=lambda line: print(line, file=sys.stderr))
+    # The download folder (CSV, comparisons) goes when the app stops, by Ctrl-C or by SIGTERM.
+    atexit.register(service.close)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from kb.ui.blocks import build_app, launch
 
-    launch(build_app(service), host=args.host, port=args.port)
+    launch(build_app(service), host=args.host, port=args.port, service=service)
 
 
 if __name__ == "__main__":

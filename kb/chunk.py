@@ -157,16 +157,20 @@ def _pieces(section: Section, sizes: dict[int, int]) -> list[tuple[list[int], li
     return pieces
 
 
-def _outline(section: Section, sections: list[Section]) -> tuple[str, ...]:
-    """Titles of the measures under a goal, shown with the goal and searched with it."""
-    depth = len(section.path)
-    titles: list[str] = []
-    for other in sections:
-        if other.kind == MEASURE and len(other.path) > depth and other.path[:depth] == section.path:
-            title = other.path[depth]
-            if title not in titles:
-                titles.append(title)
-    return tuple(titles)
+def measure_titles(sections: list[Section]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """For every heading path, the titles of the measures directly or indirectly under it
+    (first appearance order): a goal's chunk shows and searches them with the goal.
+
+    One pass over the sections; asking each goal to scan all sections was quadratic in
+    the document's size (a 50 MB file took minutes).
+    """
+    titles: dict[tuple[str, ...], dict[str, None]] = {}
+    for section in sections:
+        if section.kind != MEASURE:
+            continue
+        for depth in range(1, len(section.path)):
+            titles.setdefault(section.path[:depth], {})[section.path[depth]] = None
+    return {path: tuple(names) for path, names in titles.items()}
 
 
 def chunk_document(doc: Document, parsed: ParsedDocument | None = None) -> list[Chunk]:
@@ -176,8 +180,9 @@ def chunk_document(doc: Document, parsed: ParsedDocument | None = None) -> list[
     sizes = {n: len(_line_text(parsed, doc, n).strip()) for n in range(1, len(doc.lines) + 1)}
     chunks: list[Chunk] = []
     seen_ids: set[str] = set()
+    outlines = measure_titles(parsed.sections)
     for section in parsed.sections:
-        outline = _outline(section, parsed.sections) if section.kind == GOAL else ()
+        outline = outlines.get(section.path, ()) if section.kind == GOAL else ()
         for heading, blocks in _pieces(section, sizes):
             owned = sorted(heading + [n for b in blocks for n in b])
             if not owned:

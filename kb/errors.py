@@ -8,6 +8,11 @@ that is not a ``KbError`` is a bug and is reported as "unexpected".
 
 from __future__ import annotations
 
+import errno
+
+#: errno values that mean "the disk (or a quota / file size limit) is full".
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
 
 class KbError(Exception):
     """An error the user can fix; ``fix`` is the command or action that fixes it."""
@@ -50,3 +55,9 @@ class SourceError(KbError, ValueError):
 
 class QueryEncoderUnavailable(KbError, RuntimeError):
     """The torch-free query encoder cannot be used; sentence-transformers takes over."""
+
+
+class DiskFull(KbError, OSError):
+    """A write ran out of disk space (or quota); whatever was being replaced is intact."""
+
+    fix = "free some disk space and run the command again"

@@ -6,17 +6,13 @@ Works from ``corpus/`` alone (parsing one document takes milliseconds), so
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from kb.chunk import Chunk, chunk_document
+from kb.domain import SourceSpan
 from kb.errors import SourceError
 from kb.ingest.corpus import CorpusError, Document, load_corpus
-
-ADDRESS_RE = re.compile(r"^(?P<doc>[^:]+):(?P<start>\d+)(?:-(?P<end>\d+))?$")
-
-
 
 
 @dataclass(frozen=True)
@@ -31,15 +27,19 @@ class SourceView:
     rows: list[tuple[int, str, bool]]
 
 
-def parse_address(address: str) -> tuple[str, int, int]:
-    match = ADDRESS_RE.match(address.strip())
-    if not match:
-        raise SourceError(f"address {address!r} is not DOC:LINE or DOC:START-END")
-    start = int(match.group("start"))
-    end = int(match.group("end") or start)
-    if end < start:
-        raise SourceError(f"address {address!r} ends before it starts")
-    return match.group("doc"), start, end
+def parse_address(address: str) -> SourceSpan:
+    """``DOC:LINE`` or ``DOC:START-END``; DOC may be the file name as it is in corpus/
+    (``kurume-sousei-senryaku-3.txt:476``) and may itself contain ``:``."""
+    try:
+        span = SourceSpan.parse(address)
+    except ValueError:
+        raise SourceError(
+            f"address {address!r} is not DOC:LINE or DOC:START-END with lines from 1 "
+            "(e.g. kurume-sousei-senryaku-3:450)"
+        ) from None
+    if span.doc.endswith(".txt"):
+        span = SourceSpan(span.doc.removesuffix(".txt"), span.line_start, span.line_end)
+    return span
 
 
 def find_document(corpus: Path, doc: str) -> Document:
@@ -65,7 +65,10 @@ def chunk_at(chunks: list[Chunk], line: int) -> Chunk | None:
 
 
 def source_view(corpus: Path, address: str, *, context: int = 3) -> SourceView:
-    doc_name, start, end = parse_address(address)
+    if context < 0:
+        raise SourceError(f"--context must be 0 or more lines, not {context}")
+    span = parse_address(address)
+    doc_name, start, end = span.doc, span.line_start, span.line_end
     doc = find_document(Path(corpus), doc_name)
     if start > len(doc.lines):
         raise SourceError(f"{doc_name} has {len(doc.lines)} lines; line {start} does not exist")

@@ -70,22 +70,29 @@ def test_batch_honours_the_method(tmp_path, index_arg):
 
 
 def test_batch_mode_reports_malformed_lines_and_answers_the_rest(tmp_path, index_arg):
+    """Every bad line gets its own error object (BOM, lone surrogate, deep nesting, not JSON, blank query)."""
     queries = tmp_path / "q.jsonl"
-    queries.write_text(
-        '{"id": "a", "query": "病児保育", "extra": 1}\n'
-        "not json\n"
-        '{"id": "b", "query": "   "}\n'
-        '{"id": "c", "query": "public transport"}\n',
-        encoding="utf-8",
-    )
+    lines_in = [
+        '{"id": "a", "query": "病児保育", "extra": 1}',
+        "not json",
+        '{"id": "b", "query": "   "}',
+        '{"id": "s", "query": "\\ud800"}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"id": "c", "query": "public transport"}',
+    ]
+    queries.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines_in).encode("utf-8") + b"\n")  # saved with a BOM
     result = kb("search", "--batch", str(queries), "--k", "3", *index_arg)
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [item["id"] for item in lines] == ["a", "b", "c"]
-    assert len(lines[0]["hits"]) == 3 and set(lines[0]["hits"][0]) >= CONTRACT
-    assert lines[1]["hits"] == [] and "empty" in lines[1]["error"]
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [item["line"] for item in out] == [1, 2, 3, 4, 5, 6]
+    assert [item["id"] for item in out] == ["a", None, "b", "s", None, "c"]
+    assert len(out[0]["hits"]) == 3 and set(out[0]["hits"][0]) >= CONTRACT  # line 1 despite the BOM
+    assert "malformed" in out[1]["error"] and "nested too deeply" in out[4]["error"]
+    assert out[2]["hits"] == [] and "empty" in out[2]["error"]
+    assert "not valid Unicode" in out[3]["error"]
+    assert len(out[5]["hits"]) == 3 and "error" not in out[5]
     assert "q.jsonl:2" in result.stderr
     assert result.returncode == 1
-    assert "Traceback" not in result.stderr
 
 
 def test_human_output_shows_rank_span_and_path(index_arg):

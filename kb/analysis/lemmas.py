@@ -7,9 +7,11 @@ light verbs (する, ある, なる …) that every sentence of a plan contains.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kb.analysis.pieces import pieces
 from kb.ingest.text import normalize
 
 if TYPE_CHECKING:
@@ -37,33 +39,54 @@ class Token:
 
 
 class JapaneseAnalyzer:
-    """One fugashi Tagger, created on first use and reused for every text.
+    """One fugashi Tagger, created on first use and shared by every thread under a lock.
 
-    Creating a Tagger loads the dictionary (~50 ms); an index build or a search
-    session owns one analyzer instead of paying that per text.
+    Creating a Tagger loads the dictionary (~50 ms), so an index build or a search
+    session owns one analyzer instead of paying that per text. A Tagger is not
+    thread-safe, and the app answers searches on several threads; tagging a query takes
+    ~1 ms of a ~30 ms search, so a lock costs little, while a Tagger per thread would
+    map the 600 MB unidic dictionary once per thread (each mapping counted again in the
+    app's resident memory as its pages are touched).
     """
 
     def __init__(self) -> None:
         self._tagger: fugashi.Tagger | None = None
+        self._lock = threading.Lock()
 
     @property
     def tagger(self) -> fugashi.Tagger:
+        """The Tagger itself (not thread-safe: threads go through the methods below)."""
         if self._tagger is None:
             import fugashi  # imported lazily: `kb --help` must not load the dictionary
 
             self._tagger = fugashi.Tagger()
         return self._tagger
 
+    def _tag(self, text: str) -> list[tuple[str, str | None, str | None]]:
+        """(surface, lemma, pos1) of every word, tagged in pieces MeCab can take.
+
+        Read inside the lock: fugashi's nodes point into the Tagger's lattice, which the
+        next call (from any thread) overwrites.
+        """
+        with self._lock:
+            tagger = self.tagger
+            return [
+                (word.surface, getattr(word.feature, "lemma", None), getattr(word.feature, "pos1", None))
+                for piece in pieces(text)
+                for word in tagger(piece)
+            ]
+
+    def surfaces(self, text: str) -> list[str]:
+        """The words of ``text`` as written (no normalisation): where word boundaries are."""
+        return [surface for surface, _, _ in self._tag(text)]
+
     def tokens(self, text: str) -> list[Token]:
         out = []
-        for word in self.tagger(normalize(text)):
-            feature = word.feature
-            pos = getattr(feature, "pos1", None) or "名詞"
-            lemma = getattr(feature, "lemma", None) or word.surface
+        for surface, lemma, pos in self._tag(normalize(text)):
             if not lemma or lemma == "*":
-                lemma = word.surface
+                lemma = surface
             lemma = lemma.split("-", 1)[0] if "-" in lemma[1:] else lemma  # スポーツ-sport
-            out.append(Token(surface=word.surface, lemma=normalize(lemma).lower(), pos=pos))
+            out.append(Token(surface=surface, lemma=normalize(lemma).lower(), pos=pos or "名詞"))
         return out
 
     def terms(self, text: str) -> list[str]:

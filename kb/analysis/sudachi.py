@@ -24,12 +24,14 @@ tokens are only emitted where they are safe:
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from kb.analysis.pieces import pieces
 from kb.ingest.text import normalize
 
 #: Recorded in the index manifest (with the dictionary's version): bump it whenever
@@ -78,36 +80,46 @@ def dictionary_version() -> str:
 
 
 class SudachiAnalyzer:
-    """One Sudachi dictionary and tokenizer, created on first use and reused."""
+    """One Sudachi dictionary and tokenizer, created on first use and shared under a lock.
+
+    A sudachipy tokenizer must not be used by two threads at once (the app searches on
+    several); tokenising a query takes ~1 ms, so threads take turns (see
+    :class:`kb.analysis.lemmas.JapaneseAnalyzer` for why not one per thread).
+    """
 
     def __init__(self, *, groups: bool = True) -> None:
         self.groups = groups
         self._tokenizer: Any = None
         self._dictionary: Any = None
+        self._lock = threading.RLock()
 
     @property
     def dictionary(self) -> Any:  # sudachipy.Dictionary (a Rust extension without stubs)
-        if self._dictionary is None:
-            from sudachipy import Dictionary  # lazily: the dictionary is 190 MB memory-mapped
+        with self._lock:
+            if self._dictionary is None:
+                from sudachipy import Dictionary  # lazily: the dictionary is 190 MB memory-mapped
 
-            self._dictionary = Dictionary(dict=DICTIONARY)
-        return self._dictionary
+                self._dictionary = Dictionary(dict=DICTIONARY)
+            return self._dictionary
 
     @property
     def tokenizer(self) -> Any:
-        if self._tokenizer is None:
-            self._tokenizer = self.dictionary.tokenizer(mode=SPLIT_MODE)
-        return self._tokenizer
+        with self._lock:
+            if self._tokenizer is None:
+                self._tokenizer = self.dictionary.tokenizer(mode=SPLIT_MODE)
+            return self._tokenizer
 
     def tokens(self, text: str) -> list[SudachiToken]:
         text = normalize(text)
         if not text:
             return []
-        return [
-            SudachiToken(m.surface(), normalize(m.normalized_form()).lower(), tuple(m.part_of_speech()),
-                         tuple(m.synonym_group_ids()))
-            for m in self.tokenizer.tokenize(text)
-        ]
+        with self._lock:  # morphemes are read before another thread can tokenise
+            return [
+                SudachiToken(m.surface(), normalize(m.normalized_form()).lower(), tuple(m.part_of_speech()),
+                             tuple(m.synonym_group_ids()))
+                for piece in pieces(text)
+                for m in self.tokenizer.tokenize(piece)
+            ]
 
     def terms(self, text: str) -> list[str]:
         """Normalised forms of the content words, each followed by its safe synonym-group token."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from kb.errors import KbError
+from kb.errors import DISK_FULL_ERRNOS, KbError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -119,38 +119,56 @@ def _print_human(result: SearchResult, session: Session) -> None:
             console.print(f"    [magenta]KPI[/magenta] {escape(kpi.describe())}")
 
 
+def _printable(text: str) -> str:
+    """``text`` with unpaired surrogates escaped, so echoing a bad query cannot fail too."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _batch_line(line: str) -> tuple[dict[str, object] | None, str]:
+    """One ``--batch`` line as a request, or why it is not one."""
+    try:
+        item = json.loads(line)
+    except RecursionError:
+        return None, "nested too deeply"
+    except ValueError as exc:
+        return None, str(exc)
+    if not isinstance(item, dict) or not isinstance(item.get("query"), str):
+        return None, "expected an object with a string 'query'"
+    return item, ""
+
+
 def _batch(searcher: Searcher, path: Path, k: int, filters: Filters, method: str = "hybrid") -> int:
+    """One JSON line out per request line in; a bad line gets its own error object, the rest are answered."""
     from kb.present import hit_json
-    from kb.search.searcher import QueryError
 
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: files saved by Windows editors start with a BOM.
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read {path}: {exc.__class__.__name__}")
     bad = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-            problem = "" if isinstance(item, dict) and isinstance(item.get("query"), str) else (
-                "expected an object with a string 'query'"
-            )
-        except ValueError as exc:
-            problem = str(exc)
-        if problem:
+        item, problem = _batch_line(line)
+        if item is None:
             typer.echo(f"error: {path}:{number}: malformed line ({problem})", err=True)
+            typer.echo(json.dumps({"line": number, "id": None, "error": f"malformed line ({problem})", "hits": []}))
             bad += 1
             continue
-        out = {"id": item.get("id"), "query": item["query"]}
+        query = str(item["query"])
+        ident = item.get("id")
+        out: dict[str, object] = {"line": number, "id": ident if isinstance(ident, (str, int)) else None,
+                                  "query": _printable(query)}
         try:
-            result = searcher.search(item["query"], k=k, filters=filters, method=method)
+            result = searcher.search(query, k=k, filters=filters, method=method)
             out["method"] = result.method
             out["no_clear_match"] = result.no_clear_match
             out["hits"] = [hit_json(h) for h in result.hits]
-        except QueryError as exc:
+        except KbError as exc:
             out["hits"] = []
             out["error"] = str(exc)
+            bad += 1
         typer.echo(json.dumps(out, ensure_ascii=False))
     return 1 if bad else 0
 
@@ -290,10 +308,6 @@ def model_prepare() -> None:
     typer.echo(str(path))
 
 
-#: errno values that mean "the disk (or a quota / file size limit) is full".
-_DISK_FULL = {28, 27, 122}  # ENOSPC, EFBIG, EDQUOT
-
-
 def main() -> None:
     try:
         app()
@@ -310,7 +324,7 @@ def main() -> None:
         if isinstance(exc, KNOWN_ERRORS):
             typer.echo(f"error: {exc}", err=True)
             sys.exit(2)
-        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
             where = f" writing {exc.filename}" if exc.filename else ""
             typer.echo(f"error: out of disk space{where} ({exc.strerror}); nothing was replaced: "
                        "free some space and run the command again (`kb build` for the index)", err=True)

@@ -8,6 +8,7 @@ then made ``current`` (:mod:`kb.index.storage`).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -25,10 +26,11 @@ from kb.analysis.lemmas import ANALYZER_VERSION, JapaneseAnalyzer
 from kb.atomic import lock_for
 from kb.chunk import Chunk, chunk_document
 from kb.embed.protocol import Embedder
-from kb.errors import IndexUnavailable
+from kb.errors import DISK_FULL_ERRNOS, DiskFull, IndexUnavailable, KbError
 from kb.index.dense import build_dense, choose_spec, save_dense
 from kb.index.lexical import LexicalIndex
 from kb.index.manifest import FORMAT_VERSION, IndexManifest, LexicalInfo, ModelInfo
+from kb.index.reuse import embed_with_reuse, verified_vectors
 from kb.index.signals import build_sudachi, build_use
 from kb.index.storage import (
     BUILDS,
@@ -58,19 +60,34 @@ class BuildReport:
     dense_type: str
 
 
+#: errno values that mean "this folder may not be written".
+NOT_WRITABLE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def write_error(exc: OSError, index_dir: Path) -> KbError | OSError:
+    """The user's view of a failed index write; the previous index is untouched either way.
+
+    numpy reports a short write on a full disk as ``OSError("N requested and M written")``
+    without an errno, so that message counts as a full disk too.
+    """
+    if exc.errno in DISK_FULL_ERRNOS or (exc.errno is None and "requested and" in str(exc)):
+        return DiskFull(f"out of disk space writing the index in {index_dir}; the previous index is unchanged: "
+                        "free some space and run `kb build` again")
+    if exc.errno in NOT_WRITABLE_ERRNOS:
+        return IndexUnavailable(f"cannot write the index in {index_dir} ({exc.strerror}): fix the folder's "
+                                "permissions or choose another with --index / $KB_INDEX")
+    return exc
+
+
 def _previous_embeddings(index_dir: Path, model: str) -> dict[str, np.ndarray]:
-    """Vectors of the current build by chunk content hash, if it used the same model."""
+    """Verified vectors of the current build by chunk content hash, if it used the same model."""
     try:
         build, manifest = read_manifest(index_dir)
-        if manifest.model.name != model:
-            return {}
-        vectors = np.load(build / "vectors.npy")
-        hashes = [json.loads(line)["content_hash"] for line in (build / "hashes.jsonl").read_text().splitlines()]
-    except (IndexUnavailable, OSError, ValueError, KeyError):
+    except IndexUnavailable:
         return {}
-    if len(hashes) != len(vectors):
+    if manifest.model.name != model:
         return {}
-    return dict(zip(hashes, vectors))
+    return verified_vectors(build, manifest.artefacts, "vectors.npy", "hashes.jsonl")
 
 
 def build_index(
@@ -112,35 +129,22 @@ def build_index(
 
     start = tick()
     cache = _previous_embeddings(index_dir, embedder.name)
-    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-    missing: list[int] = []
-    for i, chunk in enumerate(chunks):
-        cached = cache.get(chunk.content_hash)
-        if cached is not None and cached.shape == (embedder.dimension,):
-            vectors[i] = cached
-        else:
-            missing.append(i)
-    # Length-sorted groups waste little compute on padding; groups keep progress moving.
-    missing.sort(key=lambda i: len(chunks[i].embed_text))
-    group = 64
-    for offset in range(0, len(missing), group):
-        ids = missing[offset : offset + group]
-        vectors[ids] = embedder.encode_documents([chunks[i].embed_text for i in ids])
-        notify("embed", min(offset + group, len(missing)), len(missing))
-    if not missing:
-        notify("embed", 0, 0)
+    vectors, embedded = embed_with_reuse(chunks, embedder, cache, lambda done, total: notify("embed", done, total))
     seconds["embed"] = tick() - start
 
     start = tick()
     index_dir = Path(index_dir)
     builds = index_dir / BUILDS
-    builds.mkdir(parents=True, exist_ok=True)
     now = time.time()
     build_name = time.strftime("%Y%m%dT%H%M%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}-{uuid.uuid4().hex[:6]}"
     temporary = builds / f"{build_name}.{os.getpid()}.tmp"
-    if temporary.exists():
-        shutil.rmtree(temporary)
-    temporary.mkdir()
+    try:
+        builds.mkdir(parents=True, exist_ok=True)
+        if temporary.exists():
+            shutil.rmtree(temporary)
+        temporary.mkdir()
+    except OSError as exc:
+        raise write_error(exc, index_dir) from None
     try:
         spec = choose_spec(len(chunks), embedder.dimension)
         with (temporary / "chunks.jsonl").open("w", encoding="utf-8") as out:
@@ -177,14 +181,14 @@ def build_index(
             dense_index=spec,
             lexical=LexicalInfo(library="bm25s", analyzer="fugashi+unidic-lite lemmas",
                                 analyzer_version=ANALYZER_VERSION),
-            corpus_dir=str(Path(corpus_dir)),
+            corpus_dir=str(Path(corpus_dir).resolve()),
             corpus=corpus_hashes(documents),
             documents={d.doc: d.metadata for d in documents},
             chunk_count=len(chunks),
             chunk_counts=counts,
             build_seconds={k: round(v, 3) for k, v in seconds.items()},
-            embedded=len(missing),
-            reused_embeddings=len(chunks) - len(missing),
+            embedded=embedded,
+            reused_embeddings=len(chunks) - embedded,
             artefacts=artefact_checksums(temporary),
             sudachi=sudachi,
             use=use,
@@ -193,8 +197,10 @@ def build_index(
         fsync_tree(temporary)
         final = builds / build_name
         os.replace(temporary, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(temporary, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, KbError):
+            raise write_error(exc, index_dir) from None
         raise
     # One build at a time re-points `current` and prunes, so two builds never delete each other's folder.
     with lock_for(index_dir / BUILDS):
@@ -202,5 +208,5 @@ def build_index(
         prune_builds(index_dir, build_name)
     return BuildReport(
         build_dir=final, chunk_count=len(chunks), counts=counts, seconds=seconds,
-        embedded=len(missing), reused=len(chunks) - len(missing), dense_type=spec.type,
+        embedded=embedded, reused=len(chunks) - embedded, dense_type=spec.type,
     )

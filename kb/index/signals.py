@@ -29,6 +29,7 @@ from kb.errors import IndexUnavailable
 from kb.index.dense import DenseIndexSpec, FaissIndex, build_dense, choose_spec, load_dense, save_dense
 from kb.index.lexical import LexicalIndex
 from kb.index.manifest import IndexManifest
+from kb.index.reuse import embed_with_reuse, verified_vectors
 
 SUDACHI_DIR = "sudachi"
 USE_VECTORS = "use_vectors.npy"
@@ -63,13 +64,14 @@ def _previous_use_vectors(previous: Path | None, name: str) -> dict[str, np.ndar
         return {}
     try:
         manifest = json.loads((previous / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("use", {}).get("name") != name:
+        if not isinstance(manifest, dict) or (manifest.get("use") or {}).get("name") != name:
             return {}
-        vectors = np.load(previous / USE_VECTORS)
-        hashes = [json.loads(line)["content_hash"] for line in (previous / USE_HASHES).read_text().splitlines()]
-    except (OSError, ValueError, KeyError):
+        artefacts = manifest.get("artefacts")
+    except (OSError, ValueError, AttributeError):
         return {}
-    return dict(zip(hashes, vectors)) if len(hashes) == len(vectors) else {}
+    if not isinstance(artefacts, dict):
+        return {}
+    return verified_vectors(previous, artefacts, USE_VECTORS, USE_HASHES)
 
 
 def build_use(
@@ -83,24 +85,12 @@ def build_use(
         embedder = UseEmbedder(threads=2)
     notify = progress or (lambda stage, done, total: None)
     cache = _previous_use_vectors(previous, embedder.name)
-    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-    missing = []
-    for i, chunk in enumerate(chunks):
-        cached = cache.get(chunk.content_hash)
-        if cached is not None and cached.shape == (embedder.dimension,):
-            vectors[i] = cached
-        else:
-            missing.append(i)
-    group = 64
-    for offset in range(0, len(missing), group):
-        ids = missing[offset : offset + group]
-        vectors[ids] = embedder.encode_documents([chunks[i].embed_text for i in ids])
-        notify("use", min(offset + group, len(missing)), len(missing))
+    vectors, embedded = embed_with_reuse(chunks, embedder, cache, lambda done, total: notify("use", done, total))
     np.save(directory / USE_VECTORS, vectors)
     spec = choose_spec(len(chunks), embedder.dimension)
     save_dense(build_dense(vectors, spec), directory / USE_INDEX)
     return {"name": embedder.name, "dimension": embedder.dimension, "dense_index": spec.to_dict(),
-            "embedded": len(missing), "reused": len(chunks) - len(missing)}
+            "embedded": embedded, "reused": len(chunks) - embedded}
 
 
 def check_sudachi(manifest: IndexManifest) -> None:

@@ -35,7 +35,7 @@ from kb.index.dense import load_dense
 from kb.index.lexical import LexicalIndex
 from kb.index.manifest import FORMAT_VERSION, IndexManifest
 from kb.index.signals import check_sudachi, load_signals
-from kb.ingest.corpus import sha256_bytes, sha256_file
+from kb.ingest.corpus import corpus_files, sha256_file
 
 __all__ = ["FORMAT_VERSION", "IndexManifest", "LoadedIndex", "load_index", "read_manifest", "resolve_build"]
 
@@ -71,7 +71,12 @@ class LoadedIndex:
         if not corpus_dir.is_dir():
             return []
         recorded = self.manifest.corpus
-        current = {p.name: sha256_bytes(p.read_bytes()) for p in corpus_dir.glob("*.txt")}
+        current = {}
+        for path in corpus_files(corpus_dir):
+            try:
+                current[path.name] = sha256_file(path)
+            except OSError:
+                current[path.name] = "unreadable"
         names = set(recorded) | set(current)
         return sorted(n for n in names if recorded.get(n) != current.get(n))
 
@@ -209,7 +214,13 @@ def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True
             path = build / name
             if not path.is_file():
                 raise IndexUnavailable(f"index file {name} is missing: run `kb build`")
-            if sha256_file(path) != digest:
+            try:
+                actual = sha256_file(path)
+            except OSError as exc:
+                raise IndexUnavailable(
+                    f"index file {name} cannot be read ({exc.strerror}): fix its permissions or run `kb build`"
+                ) from None
+            if actual != digest:
                 raise IndexUnavailable(f"index file {name} is damaged or was modified: run `kb build`")
     try:
         chunks = [

@@ -8,6 +8,8 @@ cleans or joins text. Cleaning happens later and only ever *labels* lines.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +26,7 @@ KUMAMOTO = "熊本市"
 WIDE_AREA = "広域"
 CITY_CHOICES = (KURUME, KUMAMOTO, WIDE_AREA)
 
-
-
-
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,13 +98,18 @@ def sizes_match(directory: Path, sizes: dict[str, int]) -> bool:
 def decode_text(data: bytes, name: str) -> str:
     """Decode a corpus file as UTF-8, refusing anything else with a helpful message.
 
-    PDF extractions from Japanese sites often arrive as Shift_JIS/CP932; silently
-    decoding them wrongly would index mojibake, so we detect and reject instead.
+    PDF extractions from Japanese sites often arrive as Shift_JIS/CP932 or, from Windows
+    tools, UTF-16; silently decoding them wrongly would index mojibake, so we detect the
+    encoding, name it, and say how to convert.
     """
     if not data.strip():
         raise CorpusError(f"{name}: the file is empty")
-    if b"\x00" in data[:8192]:
-        raise CorpusError(f"{name}: looks like a binary file, not UTF-8 text")
+    utf16 = _utf16_variant(data)
+    if utf16:
+        raise CorpusError(f"{name}: encoded as {utf16}; convert it to UTF-8 (e.g. iconv -f {utf16} -t UTF-8) and rebuild")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise CorpusError(f"{name}: contains a NUL byte at byte {nul}, so it is a binary file, not UTF-8 text")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -119,6 +124,24 @@ def decode_text(data: bytes, name: str) -> str:
     if not text.strip():
         raise CorpusError(f"{name}: the file is empty")
     return text
+
+
+def _utf16_variant(data: bytes) -> str:
+    """``UTF-16LE``/``UTF-16BE`` when ``data`` looks like UTF-16 (a BOM, or NULs in every other byte)."""
+    if data.startswith(b"\xff\xfe"):
+        return "UTF-16LE"
+    if data.startswith(b"\xfe\xff"):
+        return "UTF-16BE"
+    sample = data[:4096]
+    if len(sample) >= 4:
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        half = len(sample) // 2
+        # ASCII-heavy UTF-16 has a NUL in one byte of (nearly) every pair and none in the other.
+        if odd > 0.4 * half and even == 0:
+            return "UTF-16LE"
+        if even > 0.4 * half and odd == 0:
+            return "UTF-16BE"
+    return ""
 
 
 def split_lines(text: str) -> tuple[str, ...]:
@@ -151,16 +174,48 @@ def _city_of(municipality: str, file_name: str) -> str:
 
 def read_manifest(corpus_dir: Path) -> list[dict[str, str]]:
     path = corpus_dir / MANIFEST_NAME
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return []
+    if not path.is_file():
+        raise CorpusError(f"{path} is not a readable file: make it the corpus's TOML manifest, or remove it")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{path}: cannot read manifest ({exc})") from None
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read manifest ({exc.strerror}): check its permissions") from None
     entries = data.get("document", [])
-    if not isinstance(entries, list):
-        raise CorpusError(f"{path}: [[document]] entries expected")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise CorpusError(f"{path}: expected [[document]] tables (file = ..., title = ...), one per plan")
     return [dict(e) for e in entries]
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """The plan files of ``corpus_dir``: regular ``*.txt`` files, sorted by name.
+
+    Build and staleness check both list the corpus through here, so they agree on what
+    is in it. A dangling symlink, a symlink loop or a folder named ``x.txt`` is skipped
+    with a warning (it cannot be indexed, and must not break every later search); a file
+    name that is not valid UTF-8 is refused, because its address could not be written.
+    """
+    paths = []
+    for path in sorted(Path(corpus_dir).iterdir()):
+        if path.suffix != ".txt":
+            continue
+        try:
+            path.name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(path.name).decode("utf-8", "backslashreplace")
+            raise CorpusError(f"{corpus_dir}: the file name {shown!r} is not valid UTF-8: rename it") from None
+        try:
+            regular = path.is_file()
+        except OSError:
+            regular = False
+        if not regular:
+            log.warning("skipping %s: not a regular file (a folder, or a broken or looping link)", path)
+            continue
+        paths.append(path)
+    return paths
 
 
 def load_corpus(corpus_dir: Path) -> list[Document]:
@@ -184,7 +239,7 @@ def load_corpus(corpus_dir: Path) -> list[Document]:
         if not (corpus_dir / name).is_file():
             raise CorpusError(f"{corpus_dir / MANIFEST_NAME}: lists {name}, which is missing")
         by_file[name] = entry
-    paths = sorted(p for p in corpus_dir.iterdir() if p.suffix == ".txt" and p.is_file())
+    paths = corpus_files(corpus_dir)
     if not paths:
         raise CorpusError(f"no documents (*.txt) in {corpus_dir}")
     seen: dict[str, Path] = {}
@@ -195,7 +250,10 @@ def load_corpus(corpus_dir: Path) -> list[Document]:
         if key in seen:
             raise CorpusError(f"duplicate document name: {seen[key].name} and {path.name}")
         seen[key] = path
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CorpusError(f"{path}: cannot read it ({exc.strerror}): check its permissions") from None
         text = decode_text(data, path.name)
         entry = by_file.get(path.name, {})
         municipality = str(entry.get("municipality", ""))

@@ -48,11 +48,11 @@ def _word_edges(text: str) -> set[int]:
 
     edges = {0, len(text)}
     position = 0
-    for token in shared_analyzer().tagger(text):
-        start = text.find(token.surface, position)
+    for surface in shared_analyzer().surfaces(text):
+        start = text.find(surface, position)
         if start < 0:
             continue
-        position = start + len(token.surface)
+        position = start + len(surface)
         edges.update((start, position))
     return edges
 

@@ -19,15 +19,17 @@ from kb.ingest.corpus import CITY_CHOICES
 from kb.ui import labels as L
 from kb.ui import render
 from kb.ui.compare_tab import add_compare_tab
-from kb.ui.service import SearchService, SearchView
+from kb.ui.service import SEARCH_CONCURRENCY, SEARCH_QUEUE, SearchService, SearchView
 from kb.ui.state import DEFAULT_K, MAX_K, UIState, clamp_k, decode_query_string, decode_state
 from kb.ui.style import CSS, RESULTS_JS, SOURCE_JS
 
 log = logging.getLogger(__name__)
 
-#: Events that call the searcher share this queue slot: one search at a time per process
-#: (the tokenizer is not thread-safe, and two CPU-bound searches gain nothing in parallel).
-SEARCH_QUEUE = "kb-search"
+#: Sessions whose component state Gradio keeps in memory (its default is 10,000, which
+#: at ~80 KB a session grew the app by ~800 MB under an API load test); the oldest go first.
+STATE_SESSIONS = 256
+#: The largest file the upload route accepts.
+MAX_UPLOAD = "50mb"
 
 
 def _header_html(service: SearchService) -> str:
@@ -74,7 +76,7 @@ def build_app(service: SearchService) -> gr.Blocks:
             """Search the plans; returns the JSON contract of `kb search --json` (or an error)."""
             return service.api_search(query, city=city, doc=doc, goal=goal, k=k)
 
-        gr.api(search, api_name="search", concurrency_id=SEARCH_QUEUE, concurrency_limit=1)
+        gr.api(search, api_name="search", concurrency_id=SEARCH_QUEUE, concurrency_limit=SEARCH_CONCURRENCY)
     return demo
 
 
@@ -135,7 +137,7 @@ def _search_tab(service: SearchService, demo: gr.Blocks) -> None:
         return [state.q, state.city, plan_update, goal_update, state.k, *searched]
 
     # The spinner covers the results only: filters and the source panel stay readable meanwhile.
-    search_options: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": 1,
+    search_options: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": SEARCH_CONCURRENCY,
                                       "api_visibility": "private", "show_progress_on": [results]}
     for trigger in (query.submit, button.click):
         trigger(on_search, inputs=filters, outputs=shown, **search_options)
@@ -172,10 +174,28 @@ def theme() -> gr.themes.Base:
     )
 
 
-def launch(demo: gr.Blocks, *, host: str, port: int, quiet: bool = False, prevent_thread_lock: bool = False) -> Any:
-    """Serve the app; CSS and theme go to ``launch`` (Gradio 6 moved them out of ``Blocks``)."""
-    demo.queue(default_concurrency_limit=4)
-    return demo.launch(
-        server_name=host, server_port=port, css=CSS, theme=theme(), footer_links=["api"], show_error=False,
-        quiet=quiet, prevent_thread_lock=prevent_thread_lock, ssr_mode=False, inbrowser=False,
+def launch(
+    demo: gr.Blocks, *, host: str, port: int, service: SearchService | None = None, quiet: bool = False,
+    prevent_thread_lock: bool = False,
+) -> Any:
+    """Serve the app (and, given ``service``, its plain JSON route :mod:`kb.ui.rest`).
+
+    CSS and theme go to ``launch`` (Gradio 6 moved them out of ``Blocks``). The server
+    starts without blocking so the JSON route can join its FastAPI app; then this
+    blocks like ``demo.launch`` does unless ``prevent_thread_lock``.
+    """
+    demo.queue(default_concurrency_limit=SEARCH_CONCURRENCY)
+    answer = demo.launch(
+        # show_error: kb's handlers never raise (they return messages), so what this shows is
+        # Gradio's own refusals, such as an API call with too few arguments — instead of `null`.
+        server_name=host, server_port=port, css=CSS, theme=theme(), footer_links=["api"], show_error=True,
+        quiet=quiet, prevent_thread_lock=True, ssr_mode=False, inbrowser=False,
+        state_session_capacity=STATE_SESSIONS, max_file_size=MAX_UPLOAD,
     )
+    if service is not None and demo.app is not None:
+        from kb.ui.rest import add_rest_api
+
+        add_rest_api(demo.app, service)
+    if not prevent_thread_lock:
+        demo.block_thread()
+    return answer

@@ -22,6 +22,7 @@ from kb.domain import SourceSpan
 from kb.errors import QueryError
 from kb.kpi.extract import Kpi
 from kb.search.searcher import Searcher
+from kb.ui.service import SEARCH_CONCURRENCY, SEARCH_QUEUE
 
 if TYPE_CHECKING:
     from kb.ui.service import SearchService
@@ -46,9 +47,6 @@ HOW = (
     "（ラベル付きの施策ペアで決めたしきい値）。 / Similarity blends meaning (embeddings) and shared words; "
     "{threshold:.3f} or more counts as the same topic (threshold chosen on hand-labelled pairs)."
 )
-#: The search tab serialises searcher calls under this queue (the tokenizer is not
-#: thread-safe); comparisons use the same searcher, so they join that queue.
-SEARCH_QUEUE = "kb-search"
 
 CSS = """
 .kbc { display: flex; flex-direction: column; gap: 0.9rem; }
@@ -162,10 +160,12 @@ def message_html(text: str) -> str:
     return f'<div class="kbc"><div class="kbc-note">{esc(text)}</div></div>'
 
 
-def _downloads(comparison: Comparison) -> tuple[str, str]:
+def _downloads(comparison: Comparison, workdir: Path | None) -> tuple[str, str]:
     from kb.compare.render import comparison_csv, comparison_markdown, slug
 
-    folder = Path(tempfile.mkdtemp(prefix="kb-compare-"))
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="kb-compare-", dir=workdir))
     name = f"compare-{slug(comparison.query)}"
     (folder / f"{name}.md").write_text(comparison_markdown(comparison), encoding="utf-8")
     (folder / f"{name}.csv").write_bytes(comparison_csv(comparison))
@@ -173,7 +173,7 @@ def _downloads(comparison: Comparison) -> tuple[str, str]:
 
 
 def compare_view(
-    searcher: Searcher | None, query: str, kpis: Sequence[Kpi], k: int
+    searcher: Searcher | None, query: str, kpis: Sequence[Kpi], k: int, workdir: Path | None = None
 ) -> tuple[str, tuple[str, str] | None]:
     """The tab's HTML for one comparison and its CSV/Markdown files (None when there is none).
 
@@ -188,7 +188,7 @@ def compare_view(
         comparison = compare(searcher, query, kpis=kpis, k=k)
     except QueryError as exc:
         return message_html(f"比較できません / Cannot compare: {exc}"), None
-    return comparison_html(comparison), _downloads(comparison)
+    return comparison_html(comparison), _downloads(comparison, workdir)
 
 
 def add_compare_tab(service: SearchService) -> None:
@@ -217,13 +217,13 @@ def add_compare_tab(service: SearchService) -> None:
                          css_template=CSS, js_on_load=None, elem_id="kb-compare-result")
 
         def on_compare(query: str, n: float) -> list[Any]:
-            shown, files = compare_view(service.searcher, query, service.kpi_records, int(n))
+            shown, files = compare_view(service.searcher, query, service.kpi_records, int(n), service.workdir)
             if files is None:
                 hidden = gr.update(visible=False)
                 return [shown, hidden, hidden]
             return [shown, gr.update(value=files[0], visible=True), gr.update(value=files[1], visible=True)]
 
-        options: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": 1,
+        options: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": SEARCH_CONCURRENCY,
                                    "api_visibility": "private", "show_progress_on": [result]}
         for trigger in (topic.submit, button.click):
             trigger(on_compare, inputs=[topic, k], outputs=[result, csv_file, md_file], **options)

@@ -10,7 +10,10 @@ traceback in the logs the user cannot read); the page must always say what to do
 from __future__ import annotations
 
 import logging
+import math
+import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -18,8 +21,9 @@ from pathlib import Path
 
 from kb.chunk import Chunk
 from kb.embed.protocol import Embedder
-from kb.errors import CorpusError, QueryError, SourceError
+from kb.errors import CorpusError, IndexUnavailable, QueryError, SourceError
 from kb.index.build import Progress
+from kb.index.storage import resolve_build
 from kb.ingest.corpus import load_corpus
 from kb.kpi.extract import Kpi
 from kb.present import result_json, results_csv
@@ -35,6 +39,13 @@ log = logging.getLogger(__name__)
 
 #: Source view context: lines shown before and after the section of a hit.
 SOURCE_CONTEXT = 4
+#: Events that call the searcher share this Gradio queue slot. Each worker thread has its
+#: own tokenisers (kb.analysis), and FAISS, numpy and onnxruntime release the GIL, so a
+#: few searches run at once and both cores serve them.
+SEARCH_QUEUE = "kb-search"
+SEARCH_CONCURRENCY = 4
+#: How often (seconds) a request checks whether ``kb build`` swapped in a new index.
+RELOAD_CHECK_S = 1.0
 #: CSV files older than this are removed from the app's download folder.
 CSV_MAX_AGE_S = 3600.0
 GOAL_LABEL_CHARS = 46
@@ -66,6 +77,7 @@ class SearchService:
         index_dir: Path | str | None = None,
         unavailable: str | None = None,
         workdir: Path | None = None,
+        opener: Callable[[Path], Session] | None = None,
     ) -> None:
         self.corpus_dir = Path(corpus_dir)
         if isinstance(session, Searcher):
@@ -76,7 +88,66 @@ class SearchService:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="kb-ui-"))
         self._chunks: list[Chunk] = []
         self._documents: list[DocInfo] = []
+        #: How a (re)built index is opened; tests pass a light stand-in.
+        self.opener = opener or (lambda folder: open_session(folder, corpus_dir=self.corpus_dir))
+        self._reload_lock = threading.Lock()
+        self._checked_at = 0.0
+        self._reloading = False
         self._load_catalogue()
+
+    def close(self) -> None:
+        """Remove the download folder (CSV files); called when the app stops."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- following rebuilds ------------------------------------------------------------
+
+    def current(self) -> Session | None:
+        """The session to answer this request with, after noticing a rebuilt index.
+
+        ``kb build`` re-points ``index/current`` atomically; the app notices within
+        :data:`RELOAD_CHECK_S` and loads the new build on a background thread, while
+        requests keep being answered from the old one. The swap is one attribute
+        assignment, so a request sees either the old session or the new, never a mix.
+        """
+        self._notice_rebuild()
+        return self.session
+
+    def _notice_rebuild(self) -> None:
+        session, folder = self.session, self.index_dir
+        now = time.monotonic()
+        if session is None or folder is None or now - self._checked_at < RELOAD_CHECK_S:
+            return
+        self._checked_at = now
+        try:
+            target = resolve_build(folder)
+        except (IndexUnavailable, OSError):
+            return  # nothing (valid) to switch to: keep answering from what is loaded
+        if target == session.searcher.index.path:
+            return
+        with self._reload_lock:
+            if self._reloading:
+                return
+            self._reloading = True
+        threading.Thread(target=self._reload, args=(target,), name="kb-index-reload", daemon=True).start()
+
+    def _reload(self, target: Path) -> None:
+        try:
+            fresh = self.opener(target)
+        except Exception as exc:  # noqa: BLE001 - the old index keeps answering; the log says why
+            log.warning("kb app: could not switch to the rebuilt index %s: %s", target, exc)
+            # Try again at the next check: a build may have been caught half-swapped.
+        else:
+            try:
+                fresh.searcher.search(WARMUP_QUERY, k=1)  # the first request after the swap stays fast
+            except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs the next user time
+                log.info("warm-up of the rebuilt index failed: %s", exc)
+            self.session = fresh
+            self._load_catalogue()
+            log.warning("kb app: switched to the rebuilt index %s (%d passages)", fresh.searcher.index.path,
+                        len(fresh.chunks))
+        finally:
+            with self._reload_lock:
+                self._reloading = False
 
     @property
     def searcher(self) -> Searcher | None:
@@ -174,24 +245,25 @@ class SearchService:
         A source passage in ``state`` stays in it (the page reopened from a shared URL
         shows both); a new search from the page passes a state without one.
         """
-        if self.session is None:
+        session = self.current()
+        if session is None:
             return SearchView(state, "", self.no_index_html())
         filters = Filters(city=state.city or None, doc=state.plan or None, goal=state.goal or None)
         started = time.perf_counter()
         try:
-            result = self.session.searcher.search(state.q, k=clamp_k(state.k), filters=filters)
+            result = session.searcher.search(state.q, k=clamp_k(state.k), filters=filters)
         except QueryError as exc:
             return SearchView(state, "", render.query_error_html(str(exc)))
         except Exception:  # the page shows a message, the log keeps the traceback
             log.exception("search failed for %r", state)
             return SearchView(state, "", render.message_html(L.INTERNAL_ERROR, L.INTERNAL_HINT, kind="error"))
         seconds = time.perf_counter() - started
-        terms = self.session.highlight_terms(result)
+        terms = session.highlight_terms(result)
         state = replace(state, q=result.query, k=clamp_k(state.k))
         return SearchView(
             state=state,
             status_html=render.status_html(result, seconds),
-            results_html=render.results_html(result, terms, state, self.kpis_for),
+            results_html=render.results_html(result, terms, state, session.kpis_for),
             csv_path=self.write_csv(result) if result.hits else None,
             result=result,
         )
@@ -199,6 +271,7 @@ class SearchService:
     def write_csv(self, result: SearchResult) -> Path:
         """The results as a UTF-8-with-BOM CSV file (Excel reads the Japanese correctly)."""
         self._prune_downloads()
+        self.workdir.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix="csv-", dir=self.workdir))
         path = folder / time.strftime("kb-results-%Y%m%d-%H%M%S.csv")
         path.write_bytes(results_csv(result))
@@ -231,19 +304,24 @@ class SearchService:
 
     # -- the JSON API ------------------------------------------------------------------
 
-    def api_search(self, query: str, city: str = "", doc: str = "", goal: str = "", k: int = 10) -> dict:
+    def api_search(self, query: str, city: str = "", doc: str = "", goal: str = "", k: object = 10) -> dict:
         """The JSON contract of :func:`kb.present.result_json`, or ``{"error": …, "hits": []}``."""
-        if self.session is None:
+        session = self.current()
+        if session is None:
             return {"query": query, "error": self.unavailable or "the index is not built", "hits": []}
+        if not all(isinstance(v, str | None) for v in (query, city, doc, goal)):
+            return {"query": None, "error": "query, city, doc and goal must be text", "hits": []}
         filters = Filters(city=city or None, doc=doc or None, goal=goal or None)
+        if isinstance(k, bool) or not isinstance(k, int | float | str) or (isinstance(k, float) and not math.isfinite(k)):
+            return {"query": query, "error": "k must be a whole number", "hits": []}
         try:
             count = int(k)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return {"query": query, "error": "k must be a whole number", "hits": []}
         if not 1 <= count <= max(MAX_K, 200):
             return {"query": query, "error": f"k must be between 1 and {max(MAX_K, 200)}", "hits": []}
         try:
-            return result_json(self.session.searcher.search(query, k=count, filters=filters))
+            return result_json(session.searcher.search(query or "", k=count, filters=filters))
         except QueryError as exc:
             return {"query": query, "error": str(exc), "hits": []}
         except Exception as exc:
@@ -267,7 +345,7 @@ class SearchService:
         target = index_dir(self.index_dir)
         try:
             build(self.corpus_dir, target, embedder=embedder, progress=progress)
-            self.session = (opener or (lambda folder: open_session(folder, corpus_dir=self.corpus_dir)))(target)
+            self.session = (opener or self.opener)(target)
         except Exception as exc:  # shown on the page; the log has the traceback
             log.exception("index build from the app failed")
             return render.message_html(L.INTERNAL_ERROR, f"{exc.__class__.__name__}: {exc}", kind="error")
