@@ -116,23 +116,39 @@ def manifest_entry(stem: str, info: PlanInfo, *, source: str, structure: str) ->
         "source": source,
     }
     body = "".join(f"{key} = {_toml_string(value)}\n" for key, value in fields.items() if value)
-    return f"\n[[document]]\n{body}"
+    return f"\n[[document]]\n{body}"  # a blank line, then the block
+
+
+_ENTRY_RE = re.compile(r"^\[\[document\]\][ \t]*$", re.M)
+
+
+def with_entry(manifest: str, entry: str) -> str:
+    """The manifest text with ``entry`` appended after one blank line (comments kept)."""
+    if manifest and not manifest.endswith("\n"):
+        manifest += "\n"
+    return manifest + entry
 
 
 def without_entry(manifest: str, file_name: str) -> str:
-    """The manifest text minus the ``[[document]]`` block of ``file_name`` (comments kept)."""
-    head, *blocks = manifest.split("[[document]]")
-    kept = []
-    for block in blocks:
+    """The manifest text minus the ``[[document]]`` block of ``file_name`` (comments kept).
+
+    The exact inverse of :func:`with_entry` for the last entry, so ``kb add`` followed by
+    ``kb remove`` leaves the manifest byte for byte as it was.
+    """
+    starts = [m.start() for m in _ENTRY_RE.finditer(manifest)]
+    for index, start in enumerate(starts):
+        end = starts[index + 1] if index + 1 < len(starts) else len(manifest)
+        block = manifest[start:end]
         try:
             entry = tomllib.loads(block)
         except tomllib.TOMLDecodeError:
-            kept.append(block)
             continue
-        if entry.get("file") != file_name:
-            kept.append(block)
-    text = head + "".join("[[document]]" + b for b in kept)
-    return text.rstrip("\n") + "\n"
+        if entry.get("document", [{}])[0].get("file") == file_name:
+            rest = manifest[:start] + manifest[end:]
+            if end == len(manifest) and rest.endswith("\n\n"):
+                rest = rest[:-1]  # the blank line with_entry put before it
+            return rest
+    return manifest
 
 
 def _known_stems(corpus_dir: Path) -> set[str]:
@@ -248,8 +264,7 @@ def add_to_corpus(corpus_dir: Path, source: Path, info: PlanInfo, *, stem: str |
             raise AddError(f"{source.name}: no text to add (only blank lines, page numbers or headers)")
         entry = manifest_entry(name, PlanInfo(title, info.city, info.kind, info.period, info.prefecture,
                                               info.title_en), source=kept_source, structure=describe_outline(new))
-        manifest_text = (manifest_before or b"").decode("utf-8")
-        manifest_new = (manifest_text.rstrip("\n") + "\n" if manifest_text else "") + entry
+        manifest_new = with_entry((manifest_before or b"").decode("utf-8"), entry)
         (staged_corpus / MANIFEST_NAME).write_text(manifest_new, encoding="utf-8")
         load_corpus(staged_corpus)  # the manifest parses and lists an existing file
         staged_sources = stage / SOURCES
