@@ -23,8 +23,8 @@ from kb.ingest.add import AddError, PlanInfo, manifest_entry, with_entry, withou
 from kb.ingest.corpus import load_corpus
 from kb.ingest.pages import read_pages
 from kb.ingest.parse import parse_document
-from kb.ingest.pdf import NO_TEXT
 from kb.ingest.parse.model import GOAL, KPI, MEASURE
+from kb.ingest.pdf import NO_TEXT
 from kb.present import result_json
 from kb.search.searcher import Searcher
 from kb.service import session_for

@@ -119,7 +119,7 @@ def manifest_entry(stem: str, info: PlanInfo, *, source: str, structure: str) ->
     return f"\n[[document]]\n{body}"  # a blank line, then the block
 
 
-_ENTRY_RE = re.compile(r"^\[\[document\]\][ \t]*$", re.M)
+_ENTRY_RE = re.compile(r"^\[\[document\]\][ \t]*$", re.MULTILINE)
 
 
 def with_entry(manifest: str, entry: str) -> str:
