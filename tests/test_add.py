@@ -26,7 +26,7 @@ from kb.ingest.parse import parse_document
 from kb.ingest.parse.model import GOAL, KPI, MEASURE
 from kb.ingest.pdf import NO_TEXT
 from kb.present import result_json
-from kb.search.searcher import Searcher
+from kb.search.searcher import Filters, Searcher
 from kb.service import session_for
 
 PLAN_HTML = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>テスト市 子育て応援計画</title>
@@ -138,6 +138,9 @@ def test_pdf_round_trip_keeps_text_outline_and_pages(indexed, plan_pdf, fake_emb
     ours = [h for h in hits if h["doc"] == "test-kosodate-plan"]
     assert ours and ours[0]["page_start"] == 2 and ours[0]["page_end"] == 2
     assert all("page_start" not in h for h in hits if h["doc"] != "test-kosodate-plan")
+    # the new municipality is a city filter like the others
+    only = session.searcher.search("子育て", k=5, method="lexical", filters=Filters(city="テスト市"))
+    assert only.hits and {h.chunk.doc for h in only.hits} == {"test-kosodate-plan"}
 
 
 def test_html_add_keeps_main_content_and_headings(indexed, fake_embedder, tmp_path):
