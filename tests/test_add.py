@@ -191,6 +191,27 @@ def image_only_pdf(source: Path, target: Path) -> Path:
     return target
 
 
+def encrypted_pdf() -> bytes:
+    """A PDF that needs a password (standard security handler; its O/U entries match none)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+        b"<< /Filter /Standard /V 1 /R 2 /O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> /P -4 >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += (b"trailer\n<< /Size %d /Root 1 0 R /Encrypt 4 0 R /ID [<" % (len(objects) + 1) + b"ab" * 16 + b"> <"
+            + b"ab" * 16 + b">] >>\nstartxref\n%d\n%%%%EOF\n" % xref)
+    return bytes(out)
+
+
 def _bad_files(folder: Path, plan_pdf: Path) -> dict[str, tuple[Path, str]]:
     scan = image_only_pdf(plan_pdf, folder / "scanned-plan.pdf")
     word = folder / "plan.docx"
@@ -199,10 +220,13 @@ def _bad_files(folder: Path, plan_pdf: Path) -> dict[str, tuple[Path, str]]:
     empty.write_text("\n \n\u3000\n", encoding="utf-8")
     duplicate = folder / "kurume-kouiki-web.html"
     duplicate.write_text(WEB_PAGE, encoding="utf-8")
+    locked = folder / "locked-plan.pdf"
+    locked.write_bytes(encrypted_pdf())
     broken = folder / "broken.pdf"
     broken.write_bytes(b"%PDF-1.4 this is not a PDF body")
     return {
         "image-only PDF": (scan, NO_TEXT),
+        "encrypted PDF": (locked, f"encrypted PDF.*{NO_TEXT}"),
         "wrong extension": (word, "unsupported file type '.docx'"),
         "empty text": (empty, "empty"),
         "duplicate stem": (duplicate, "already in"),

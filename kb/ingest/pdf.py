@@ -47,11 +47,12 @@ class PdfText:
 def page_lines(path: Path) -> tuple[list[list[str]], str]:
     """The raw text lines of every page, and the title in the PDF's metadata."""
     import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
 
     try:
         document = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
+        if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
             raise CorpusError(f"{path.name}: encrypted PDF (password required): {NO_TEXT}") from None
         raise CorpusError(f"{path.name}: not a readable PDF ({exc})") from None
     try:
