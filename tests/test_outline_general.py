@@ -41,6 +41,7 @@ def test_scores_stay_above_their_floors(scores):
     matched = sum(s.matched for s in scores.values())
     assert matched / sum(s.found_headings for s in scores.values()) >= 0.80
     assert matched / sum(s.gold_headings for s in scores.values()) >= 0.65
+    assert sum(s.same_kind for s in scores.values()) / matched >= 0.65  # goal/measure/kpi/paragraph agree
 
 
 def test_the_five_plans_are_still_claimed_by_their_families(documents):

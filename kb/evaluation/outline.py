@@ -27,6 +27,8 @@ class OutlineScore:
     matched: int
     gold_kinds: dict[str, int]
     found_kinds: dict[str, int]
+    #: Matched heading lines whose section has the same kind in both outlines.
+    same_kind: int = 0
 
     @property
     def precision(self) -> float:
@@ -36,10 +38,19 @@ class OutlineScore:
     def recall(self) -> float:
         return self.matched / self.gold_headings if self.gold_headings else 0.0
 
+    @property
+    def kind_agreement(self) -> float:
+        return self.same_kind / self.matched if self.matched else 0.0
+
 
 def heading_lines(parsed: ParsedDocument) -> set[int]:
     """Every line some section holds as (part of) its title."""
     return {n for s in parsed.sections for n in s.heading}
+
+
+def heading_kinds(parsed: ParsedDocument) -> dict[int, str]:
+    """Heading line → kind of the section it titles."""
+    return {n: str(s.kind) for s in parsed.sections for n in s.heading}
 
 
 def kind_counts(parsed: ParsedDocument) -> dict[str, int]:
@@ -52,9 +63,12 @@ def score(doc: Document) -> OutlineScore:
     gold = family.parse(doc)
     found = general.parse(doc)
     gold_lines, found_lines = heading_lines(gold), heading_lines(found)
+    gold_kind, found_kind = heading_kinds(gold), heading_kinds(found)
+    both = gold_lines & found_lines
     return OutlineScore(
         doc=doc.doc, family=family.FAMILY, gold_headings=len(gold_lines), found_headings=len(found_lines),
-        matched=len(gold_lines & found_lines), gold_kinds=kind_counts(gold), found_kinds=kind_counts(found),
+        matched=len(both), gold_kinds=kind_counts(gold), found_kinds=kind_counts(found),
+        same_kind=sum(gold_kind[n] == found_kind[n] for n in both),
     )
 
 
@@ -65,15 +79,16 @@ def evaluate(corpus_dir: Path | str = "corpus") -> list[OutlineScore]:
 def report(scores: list[OutlineScore]) -> str:
     """A Markdown table: heading P/R and goal/measure/kpi counts (family → general)."""
     rows = [
-        "| plan | family | headings gold/found | precision | recall | goal | measure | kpi |",
-        "|---|---|---|---|---|---|---|---|",
+        "| plan | family | headings gold/found | precision | recall | same kind | goal | measure | kpi |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in scores:
         kinds = " | ".join(f"{s.gold_kinds[k]} → {s.found_kinds[k]}" for k in (GOAL, MEASURE, KPI))
         rows.append(f"| {s.doc} | {s.family} | {s.gold_headings}/{s.found_headings} | {s.precision:.2f} | "
-                    f"{s.recall:.2f} | {kinds} |")
+                    f"{s.recall:.2f} | {s.kind_agreement:.2f} | {kinds} |")
     matched = sum(s.matched for s in scores)
     gold = sum(s.gold_headings for s in scores)
     found = sum(s.found_headings for s in scores)
-    rows.append(f"| **all** | | {gold}/{found} | {matched / found:.2f} | {matched / gold:.2f} | | | |")
+    same = sum(s.same_kind for s in scores)
+    rows.append(f"| **all** | | {gold}/{found} | {matched / found:.2f} | {matched / gold:.2f} | {same / matched:.2f} | | | |")
     return "\n".join(rows)

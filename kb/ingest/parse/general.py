@@ -27,6 +27,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from kb.ingest.corpus import Document
 from kb.ingest.parse.common import blank_and_toc_noise, fold_width, is_page_number
@@ -197,11 +198,13 @@ class Outline:
 def running_headers(lines: Sequence[str], skip: set[int]) -> set[int]:
     """Short lines repeated on many pages (a running title), which are noise, not text.
 
-    A line counts when the same short text occurs four or more times and is not a
-    heading candidate (repeated 「KPI」 labels are headings of their tables).
+    A line counts when the same short text recurs (four times, or about every other
+    page of a long plan) and is not a heading candidate (repeated 「KPI」 labels are
+    headings of their tables).
     """
     counts = Counter(fold_width(raw) for n, raw in enumerate(lines, start=1) if n not in skip)
-    repeated = {t for t, c in counts.items() if c >= 4 and 0 < len(t) <= 30 and not t.endswith("。")
+    needed = max(4, len(lines) // 150)  # about every other page of a long plan; 「概要」 four times is a label
+    repeated = {t for t, c in counts.items() if c >= needed and 0 < len(t) <= 30 and not t.endswith("。")
                 and candidate(t) is None}
     return {n for n, raw in enumerate(lines, start=1) if n not in skip and fold_width(raw) in repeated}
 
@@ -221,7 +224,8 @@ def _unclosed(text: str) -> bool:
     return any(text.count(a) > text.count(b) for a, b in _OPEN_CLOSE)
 
 
-def _title_lines(index: int, numbers: Sequence[int], texts: dict[int, str], width: int, limit: int = 4) -> list[int]:
+def _title_lines(index: int, numbers: Sequence[int], texts: dict[int, str], width: int, max_len: int,
+                 limit: int = 4) -> list[int]:
     """A heading's lines: more than one when its title was wrapped or set on the next line.
 
     「基本目標１」 alone, followed by 「…」, is one title; so is a line whose 「 or 【 only
@@ -237,8 +241,9 @@ def _title_lines(index: int, numbers: Sequence[int], texts: dict[int, str], widt
     while cursor < len(numbers) and len(heading) < limit:
         following = texts[numbers[cursor]]
         last = texts[heading[-1]]
+        title_len = sum(len(texts[n]) for n in heading) + len(following)
         wrapped = (continues(last, following, width) and not last.endswith(("】", "」", "）", ")"))
-                   and len(last) + len(following) <= 100)
+                   and title_len <= max_len)
         if candidate(following) is not None or not (wrapped or _unclosed("".join(texts[n] for n in heading))):
             break
         heading.append(numbers[cursor])
@@ -316,7 +321,7 @@ def detect(numbers: Sequence[int], lines: Sequence[str], *, root_title: str) -> 
             continue
         key, rank = _key(found), _rank(found)
         del stack[depth:]
-        heading = _title_lines(index, numbers, texts, width)
+        heading = _title_lines(index, numbers, texts, width, found.scheme.max_len)
         index += len(heading)
         title = heading_title(lines, heading)
         if found.scheme.name == "markdown":
@@ -340,7 +345,10 @@ def detect(numbers: Sequence[int], lines: Sequence[str], *, root_title: str) -> 
     for section in sections:
         section.blocks = group_blocks(content[id(section)], lines, width)
     kept = [s for s in sections if s.heading or s.blocks]
-    return Outline(donate_empty_headings(kept, prefixes, goals), headings)
+    # A heading directly followed by its KPI label keeps its own chunk: donating its title
+    # would turn a measure into a KPI table.
+    keep = goals | {id(a) for a, b in pairwise(kept) if b.style == "kpi-label"}
+    return Outline(donate_empty_headings(kept, prefixes, keep), headings)
 
 
 def claims(doc: Document) -> bool:
