@@ -161,6 +161,14 @@ def test_html_add_keeps_main_content_and_headings(indexed, fake_embedder, tmp_pa
     assert len(load_index(index).chunks) > report.build.reused
 
 
+def test_shift_jis_html_is_read_in_its_declared_charset(tmp_path):
+    from kb.ingest.webpage import extract
+
+    page = tmp_path / "sjis.html"
+    page.write_bytes(WEB_PAGE.replace("utf-8", "Shift_JIS").encode("cp932"))
+    assert "## 基本目標1 安心して産み育てる" in extract(page).lines
+
+
 def test_text_add_then_remove_restores_the_corpus(indexed, fake_embedder, tmp_path):
     corpus, index = indexed
     manifest = (corpus / "manifest.toml").read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ tab-separated lines, which the parsers keep whole and never take for headings.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,13 +72,25 @@ def _walk(node: Any, out: list[str]) -> None:
             _walk(child, out)
 
 
+_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.IGNORECASE)
+
+
+def decode_html(data: bytes) -> str:
+    """The page's text in the charset its <meta> declares (many city sites still use Shift_JIS)."""
+    match = _CHARSET.search(data[:4096])
+    name = match.group(1).decode("ascii").lower() if match else "utf-8"
+    name = {"shift_jis": "cp932", "sjis": "cp932", "x-sjis": "cp932", "windows-31j": "cp932"}.get(name, name)
+    try:
+        return data.decode(name, errors="replace")
+    except LookupError:
+        return data.decode("utf-8", errors="replace")
+
+
 def extract(path: Path) -> HtmlText:
     """The main content of an HTML file as lines; refuses a page without text."""
     from selectolax.lexbor import LexborHTMLParser
 
-    data = path.read_bytes()
-    tree = LexborHTMLParser(data.decode("utf-8", errors="replace") if b"charset=shift_jis" not in data.lower()
-                      else data.decode("cp932", errors="replace"))
+    tree = LexborHTMLParser(decode_html(path.read_bytes()))
     title_node = tree.css_first("title")
     title = _text(title_node) if title_node is not None else ""
     root = next((n for n in (tree.css_first(s) for s in MAIN_SELECTORS) if n is not None), None) or tree.body
