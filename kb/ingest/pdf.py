@@ -2,11 +2,11 @@
 
 Why pypdfium2 and not pdfplumber: both were tried on a Japanese plan printed to PDF by
 Chromium (IPA Gothic, three pages with ①, ■, full-width brackets and a → arrow) and gave
-the same lines in the same order; pypdfium2 did it in 4 ms against pdfplumber's 35 ms,
-is one self-contained wheel (pdfplumber pulls in pdfminer.six and cryptography), and
-reports password-protected files as an error of its own instead of a parse failure.
+the same lines in the same order; pypdfium2 did it in 4 ms against pdfplumber's 35 ms
+and is one self-contained wheel (pdfplumber pulls in pdfminer.six and cryptography).
 pdfplumber's strength, word and table geometry, is not used here: kb reads tables as
-lines like the rest of the corpus.
+lines like the rest of the corpus. A password-protected file is recognised by PDFium's
+own error code (``FPDF_ERR_PASSWORD``).
 
 The text goes through the cleaning the corpus texts had: print furniture is removed
 (page numbers and running headers/footers, recognised because the same line, digits

@@ -1,10 +1,11 @@
 """HTML → corpus text: the page's main content, with h1–h6 kept as outline headings.
 
 Why selectolax and not trafilatura: a city's plan page is a known shape (one ``<main>``
-or ``#contents`` block inside site chrome), so a few explicit rules find the content
-reliably, and they keep what trafilatura's readability scoring may drop from a plan
-page: short heading-only blocks and lists. selectolax is one small wheel; trafilatura
-brings lxml, justext, htmldate and courlan for features (crawling, dates) kb does not need.
+or ``#contents`` block inside site chrome), so a few explicit rules (:data:`MAIN_SELECTORS`,
+:data:`CHROME_SELECTORS`) find the content and keep every heading and list item, and a
+staff member can see why a line was kept or dropped. trafilatura's scoring is built for
+articles and was not tried here; it also brings lxml, justext, htmldate and courlan for
+features (crawling, dates) kb does not need, while selectolax is one small wheel.
 
 Headings are written as Markdown-style lines (``## 基本目標1 …``): the level is explicit,
 so the general outline detector (:mod:`kb.ingest.parse.general`) nests them exactly as
