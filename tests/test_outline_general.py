@@ -175,3 +175,11 @@ def test_table_rows_and_sentences_are_not_candidates():
     assert candidate("1 2020 303,316 302,000") is None
     assert candidate("■ 本市では子育て支援を強化します。") is None
     assert candidate("第3章 施策の展開") is not None
+
+
+def test_vertical_labels_read_as_words():
+    doc = _doc(_text("(1) 子育て支援", "方", "", "向", "", "性", "相談体制を充実します。"))
+    parsed = general.parse(doc)
+    assert parsed.display[2] == "方向性"
+    chunk = next(c for c in chunk_document(doc, parsed) if "相談体制" in c.text)
+    assert "方向性" in chunk.text and set(chunk.lines) >= {2, 4, 6}
