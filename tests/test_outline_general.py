@@ -183,3 +183,13 @@ def test_vertical_labels_read_as_words():
     assert parsed.display[2] == "方向性"
     chunk = next(c for c in chunk_document(doc, parsed) if "相談体制" in c.text)
     assert "方向性" in chunk.text and set(chunk.lines) >= {2, 4, 6}
+
+
+def test_a_title_far_above_its_text_never_makes_a_chunk_span_too_long():
+    """A page of noise (here blank lines) between a heading and its text: the chunk span stays citable."""
+    from kb.chunk import MAX_SPAN
+
+    doc = _doc(_text("■市独自推計結果", *[""] * 60, "本文です。", "(1) 次の見出し", "本文。"))
+    chunks = chunk_document(doc, general.parse(doc))
+    assert chunks and all(c.line_end - c.line_start < MAX_SPAN for c in chunks)
+    assert sorted(n for c in chunks for n in c.lines) == [1, 62, 63, 64]

@@ -100,6 +100,10 @@ NOT_GOAL_WORDS = re.compile(r"目標人口|数値目標|目標値|目標年次|�
 #: A heading that lists the goals (「４ …基本目標」, not 「基本目標４」): what it numbers are goals.
 GOAL_LIST = re.compile(r"基本目標(?!\s*[0-9０-９①-⑳])")
 MEASURE_WORDS = re.compile(r"施策|取組|取り組み|方向性|事業|プロジェクト")
+#: The furthest (in lines) an empty heading may be from the section that takes its title.
+MAX_DONATION_GAP = 20
+#: The furthest (in lines) a title's next line may be from its previous one.
+TITLE_GAP = 8
 _OPEN_CLOSE = (("「", "」"), ("【", "】"), ("（", "）"), ("(", ")"))
 _DIGITS = re.compile(r"\d")
 
@@ -233,12 +237,18 @@ def _title_lines(index: int, numbers: Sequence[int], texts: dict[int, str], widt
     """
     heading = [numbers[index]]
     first = texts[numbers[index]]
+
+    def near(number: int) -> bool:
+        # A title continues on the next line or across a few blank ones (Kumamoto's extraction
+        # doubles line breaks), never across a page of noise: a chunk's span must stay short.
+        return number - heading[-1] <= TITLE_GAP
     bare = candidate(first) is not None and len(first) <= 8 and first.rstrip("】]").endswith(tuple("0123456789①②③④⑤⑥⑦⑧⑨"))
     cursor = index + 1
-    if bare and cursor < len(numbers) and texts[numbers[cursor]].startswith(("「", "【", "～", "〜")):
+    if (bare and cursor < len(numbers) and near(numbers[cursor])
+            and texts[numbers[cursor]].startswith(("「", "【", "～", "〜"))):
         heading.append(numbers[cursor])
         cursor += 1
-    while cursor < len(numbers) and len(heading) < limit:
+    while cursor < len(numbers) and len(heading) < limit and near(numbers[cursor]):
         following = texts[numbers[cursor]]
         last = texts[heading[-1]]
         title_len = sum(len(texts[n]) for n in heading) + len(following)
@@ -345,9 +355,11 @@ def detect(numbers: Sequence[int], lines: Sequence[str], *, root_title: str) -> 
     for section in sections:
         section.blocks = group_blocks(content[id(section)], lines, width)
     kept = [s for s in sections if s.heading or s.blocks]
-    # A heading directly followed by its KPI label keeps its own chunk: donating its title
-    # would turn a measure into a KPI table.
-    keep = goals | {id(a) for a, b in pairwise(kept) if b.style == "kpi-label"}
+    # A heading directly followed by its KPI label keeps its own chunk (donating its title
+    # would turn a measure into a KPI table), and so does one far above what follows it
+    # (across a page of noise the merged chunk would span too many lines to cite).
+    keep = goals | {id(a) for a, b in pairwise(kept)
+                    if b.style == "kpi-label" or (a.heading and b.lines and b.lines[0] - a.heading[-1] > MAX_DONATION_GAP)}
     return Outline(donate_empty_headings(kept, prefixes, keep), headings)
 
 
