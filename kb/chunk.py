@@ -143,8 +143,10 @@ def _pieces(section: Section, sizes: dict[int, int]) -> list[tuple[list[int], li
     for unit in units:
         unit_chars = sum(sizes[n] for n in unit)
         start = first_line if first_line is not None else unit[0]
-        too_big = chars + unit_chars > MAX_CHARS or unit[-1] - start + 1 > MAX_SPAN
-        if current_blocks and too_big:
+        too_far = unit[-1] - start + 1 > MAX_SPAN
+        too_big = chars + unit_chars > MAX_CHARS or too_far
+        # A title whose first text lies a page of noise away stands alone, so no span grows past MAX_SPAN.
+        if (current_blocks and too_big) or (heading and not current_blocks and too_far):
             pieces.append((heading, current_blocks))
             heading, current_blocks, chars, first_line = [], [], 0, None
             start = unit[0]

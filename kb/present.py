@@ -11,7 +11,7 @@ import csv
 import html
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from kb.ingest.text import normalize
@@ -23,9 +23,14 @@ if TYPE_CHECKING:
 CONTRACT_FIELDS = ("rank", "score", "doc", "title", "city", "section", "kind", "line_start", "line_end", "text")
 
 
-def hit_json(hit: Hit) -> dict:
+#: ``pages(hit)``: the first and last PDF page of a hit, None for documents without pages.
+PageSpan = Callable[[Hit], "tuple[int, int] | None"]
+
+
+def hit_json(hit: Hit, pages: PageSpan | None = None) -> dict:
+    """One hit in the JSON contract; ``page_start``/``page_end`` only for hits in PDF-added plans."""
     chunk = hit.chunk
-    return {
+    out = {
         "rank": hit.rank,
         "score": round(hit.score, 6),
         "doc": chunk.doc,
@@ -41,15 +46,19 @@ def hit_json(hit: Hit) -> dict:
         "goal": chunk.goal,
         "heading_path": list(chunk.heading_path),
     }
+    span = pages(hit) if pages is not None else None
+    if span is not None:
+        out["page_start"], out["page_end"] = span
+    return out
 
 
-def result_json(result: SearchResult) -> dict:
+def result_json(result: SearchResult, pages: PageSpan | None = None) -> dict:
     return {
         "query": result.query,
         "method": result.method,
         "interpretation": result.expanded.describe(),
         "no_clear_match": result.no_clear_match,
-        "hits": [hit_json(h) for h in result.hits],
+        "hits": [hit_json(h, pages) for h in result.hits],
     }
 
 

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kb.analysis.lemmas import JapaneseAnalyzer
 from kb.chunk import Chunk
@@ -22,9 +23,13 @@ from kb.config import settings
 from kb.embed.protocol import Embedder
 from kb.errors import CorpusError, IndexUnavailable, KbError
 from kb.index.build import BuildReport, Progress
+from kb.ingest.pages import PageMap, read_pages
 from kb.kpi.extract import Kpi, kpis_for_chunk, load_kpis
 from kb.present import highlight_terms
 from kb.search.searcher import Hit, SearchConfig, Searcher, SearchResult
+
+if TYPE_CHECKING:
+    from kb.ingest.add import PlanInfo
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +154,15 @@ class Session:
     corpus_dir: Path
     kpis: KpiCatalogue = field(default_factory=KpiCatalogue)
     stale: list[str] = field(default_factory=list)
+    _pages: dict[str, PageMap | None] = field(default_factory=dict, repr=False)
+
+    def page_span(self, hit: Hit) -> tuple[int, int] | None:
+        """First and last PDF page of a hit, for documents added from a PDF (else None)."""
+        doc = hit.chunk.doc
+        if doc not in self._pages:
+            self._pages[doc] = read_pages(self.corpus_dir, doc)
+        pages = self._pages[doc]
+        return pages.span(hit.line_start, hit.line_end) if pages is not None else None
 
     @property
     def analyzer(self) -> JapaneseAnalyzer:
@@ -196,3 +210,86 @@ def session_for(searcher: Searcher, corpus_dir: Path | str | None = None) -> Ses
         log.warning("cannot check %s for changes: %s", corpus, exc)
         stale = []
     return Session(searcher=searcher, corpus_dir=corpus, kpis=KpiCatalogue.load(corpus), stale=stale)
+
+
+def _index_model(index: Path | str | None) -> str | None:
+    """The model of the existing index, so an add re-embeds nothing it already has."""
+    from kb.index.storage import read_manifest
+
+    try:
+        return read_manifest(index_dir(index))[1].model.name
+    except (IndexUnavailable, OSError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class AddReport:
+    """What ``kb add`` did: the new document, its size, and the rebuild."""
+
+    doc: str
+    lines: int
+    pages: int | None
+    structure: str
+    build: BuildReport
+
+
+def add_plan(
+    source: Path | str,
+    corpus: Path | str = "corpus",
+    index: Path | str | None = None,
+    *,
+    info: PlanInfo | None = None,
+    stem: str | None = None,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+    say: Say | None = None,
+) -> AddReport:
+    """Add a .txt/.pdf/.html plan to the corpus and rebuild the index incrementally.
+
+    The corpus change is staged and checked first (:func:`kb.ingest.add.add_to_corpus`);
+    if the rebuild then fails, the corpus is put back as it was, and the index was never
+    touched because a build only replaces it atomically at its very end.
+    """
+    from kb.ingest.add import PlanInfo, add_to_corpus
+    from kb.ingest.corpus import load_corpus
+
+    corpus_dir = Path(corpus)
+    change, name = add_to_corpus(corpus_dir, Path(source), info or PlanInfo(), stem=stem)
+    try:
+        if embedder is None and model is None:
+            model = _index_model(index)
+        report = build(corpus_dir, index, model=model, embedder=embedder, progress=progress, say=say)
+    except BaseException:
+        change.rollback()
+        raise
+    change.commit()
+    doc = next(d for d in load_corpus(corpus_dir) if d.doc == name)
+    pages = read_pages(corpus_dir, name)
+    return AddReport(doc=name, lines=len(doc.lines), pages=max(pages.pages) if pages else None,
+                     structure=doc.structure, build=report)
+
+
+def remove_plan(
+    stem: str,
+    corpus: Path | str = "corpus",
+    index: Path | str | None = None,
+    *,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+    say: Say | None = None,
+) -> BuildReport:
+    """Take a plan out of the corpus and rebuild; a failed rebuild puts it back."""
+    from kb.ingest.add import remove_from_corpus
+
+    change = remove_from_corpus(Path(corpus), stem)
+    try:
+        if embedder is None and model is None:
+            model = _index_model(index)
+        report = build(corpus, index, model=model, embedder=embedder, progress=progress, say=say)
+    except BaseException:
+        change.rollback()
+        raise
+    change.commit()
+    return report

@@ -16,9 +16,12 @@ import typer
 from kb.errors import DISK_FULL_ERRNOS, KbError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.progress import TaskID
+    from collections.abc import Callable
 
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    from kb.present import PageSpan
     from kb.search.searcher import Filters, Searcher, SearchResult
     from kb.service import Session
 
@@ -137,7 +140,8 @@ def _batch_line(line: str) -> tuple[dict[str, object] | None, str]:
     return item, ""
 
 
-def _batch(searcher: Searcher, path: Path, k: int, filters: Filters, method: str = "hybrid") -> int:
+def _batch(searcher: Searcher, path: Path, k: int, filters: Filters, method: str = "hybrid",
+           pages: PageSpan | None = None) -> int:
     """One JSON line out per request line in; a bad line gets its own error object, the rest are answered."""
     from kb.present import hit_json
 
@@ -164,7 +168,7 @@ def _batch(searcher: Searcher, path: Path, k: int, filters: Filters, method: str
             result = searcher.search(query, k=k, filters=filters, method=method)
             out["method"] = result.method
             out["no_clear_match"] = result.no_clear_match
-            out["hits"] = [hit_json(h) for h in result.hits]
+            out["hits"] = [hit_json(h, pages) for h in result.hits]
         except KbError as exc:
             out["hits"] = []
             out["error"] = str(exc)
@@ -202,14 +206,76 @@ def search(
     session = open_session(index, model=model, dense=method != "lexical")
     session.searcher.check_filters(filters)
     if batch is not None:
-        raise typer.Exit(_batch(session.searcher, batch, k, filters, method))
+        raise typer.Exit(_batch(session.searcher, batch, k, filters, method, session.page_span))
     result = session.searcher.search(query or "", k=k, filters=filters, method=method)
     if session.stale:
         typer.echo(f"warning: {session.stale_warning()}", err=True)
     if as_json:
-        typer.echo(json.dumps(result_json(result), ensure_ascii=False))
+        typer.echo(json.dumps(result_json(result, session.page_span), ensure_ascii=False))
     else:
         _print_human(result, session)
+
+
+def _build_progress(console: Console) -> tuple[Progress, Callable[[str, int, int], None]]:
+    """A rich progress display for a rebuild and the callback that drives it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from kb.config import settings
+
+    bar = Progress(
+        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False, disable=not console.is_terminal and not settings().progress,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total or 1)
+        bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
+
+    return bar, progress
+
+
+@app.command()
+def add(
+    path: Annotated[Path, typer.Argument(help="The plan: a .txt, .pdf or .html/.htm file.")],
+    title: Annotated[str | None, typer.Option(help="Plan title (default: the file's own title).")] = None,
+    city: Annotated[str | None, typer.Option(help="Municipality, e.g. 久留米市 (what --city filters by).")] = None,
+    kind: Annotated[str | None, typer.Option(help="Kind of plan, e.g. 総合計画 or 地方創生総合戦略.")] = None,
+    period: Annotated[str | None, typer.Option(help="Plan period, e.g. 2026-2030.")] = None,
+    corpus: CorpusOption = Path("corpus"),
+    index: IndexOption = None,
+) -> None:
+    """Add a plan to the corpus (original kept in corpus/sources/) and rebuild the index incrementally."""
+    from kb import service
+    from kb.ingest.add import PlanInfo
+
+    info = PlanInfo(title=title or "", city=city or "", kind=kind or "", period=period or "")
+    console = _stderr_console()
+    bar, progress = _build_progress(console)
+    with bar:
+        report = service.add_plan(path, corpus, index, info=info, progress=progress, say=console.print)
+    pages = f", {report.pages} pages" if report.pages else ""
+    typer.echo(f"added {report.doc}: {report.lines} lines{pages} → {corpus / (report.doc + '.txt')}")
+    typer.echo(f"  {report.structure}")
+    typer.echo(f"index: {report.build.chunk_count} chunks; embedded {report.build.embedded}, "
+               f"reused {report.build.reused} unchanged")
+
+
+@app.command()
+def remove(
+    stem: Annotated[str, typer.Argument(help="Document name (file name without .txt).")],
+    corpus: CorpusOption = Path("corpus"),
+    index: IndexOption = None,
+) -> None:
+    """Remove a plan from the corpus (text, kept original, manifest entry) and rebuild the index."""
+    from kb import service
+
+    console = _stderr_console()
+    bar, progress = _build_progress(console)
+    with bar:
+        report = service.remove_plan(stem, corpus, index, progress=progress, say=console.print)
+    typer.echo(f"removed {stem}; index: {report.chunk_count} chunks (reused {report.reused} vectors)")
 
 
 @app.command()

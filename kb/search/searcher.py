@@ -208,6 +208,8 @@ class Searcher:
         self.config = config or SearchConfig()
         self.chunks = index.chunks
         self._documents = {c.doc for c in self.chunks}
+        # The two cities and 広域, plus any municipality a `kb add`ed plan brought in.
+        self._cities = tuple(CITY_CHOICES) + tuple(sorted({c.city for c in self.chunks} - set(CITY_CHOICES)))
         self._supporting = [is_supporting(c) for c in self.chunks]
         self._columns = {
             name: np.array([getattr(c, name) for c in self.chunks], dtype=object)
@@ -215,8 +217,8 @@ class Searcher:
         }
 
     def check_filters(self, filters: Filters) -> None:
-        if filters.city and filters.city not in CITY_CHOICES:
-            raise QueryError(f"unknown city {filters.city!r} (choose from {', '.join(CITY_CHOICES)})")
+        if filters.city and filters.city not in self._cities:
+            raise QueryError(f"unknown city {filters.city!r} (choose from {', '.join(self._cities)})")
         if filters.doc and filters.doc not in self._documents:
             raise QueryError(f"unknown document {filters.doc!r} (known: {', '.join(sorted(self._documents))})")
 

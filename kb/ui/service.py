@@ -321,7 +321,7 @@ class SearchService:
         if not 1 <= count <= max(MAX_K, 200):
             return {"query": query, "error": f"k must be between 1 and {max(MAX_K, 200)}", "hits": []}
         try:
-            return result_json(session.searcher.search(query or "", k=count, filters=filters))
+            return result_json(session.searcher.search(query or "", k=count, filters=filters), session.page_span)
         except QueryError as exc:
             return {"query": query, "error": str(exc), "hits": []}
         except Exception as exc:

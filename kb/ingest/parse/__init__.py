@@ -1,8 +1,9 @@
 """Parse a plan into its outline: one parser per layout family, tried in order.
 
-The first family whose ``claims`` accepts a document parses it; ``fallback`` accepts
-everything, so a new kind of plan is searchable (as paragraphs) before anyone
-writes a parser for it.
+The first family whose ``claims`` accepts a document parses it; ``general`` (the
+general outline detector) accepts everything, so a new plan gets an outline of its
+numbered headings (第N章, 基本目標N, (1), ①, 【…】, ■ …) before anyone writes a family
+parser for it.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 from types import ModuleType
 
 from kb.ingest.corpus import Document
-from kb.ingest.parse import comprehensive, fallback, kumamoto, strategy, vision, web
+from kb.ingest.parse import comprehensive, general, kumamoto, strategy, vision, web
 from kb.ingest.parse.model import KpiTable, ParsedDocument, Section
 
 #: Bump when parsing changes what chunks or spans come out; the index records it.
-PARSER_VERSION = "3"
+PARSER_VERSION = "4"
 
-FAMILIES: tuple[ModuleType, ...] = (strategy, comprehensive, vision, kumamoto, web, fallback)
+FAMILIES: tuple[ModuleType, ...] = (strategy, comprehensive, vision, kumamoto, web, general)
 
 
 def family_for(doc: Document) -> ModuleType:

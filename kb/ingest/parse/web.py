@@ -26,7 +26,14 @@ RULES = (
 )
 
 
+#: Heading lines that ``kb add`` writes for an HTML page's h1–h6: such a page has its
+#: outline already and goes to the general detector.
+MARKDOWN_HEADING_RE = re.compile(r"^#{1,6}\s+\S")
+
+
 def claims(doc: Document) -> bool:
+    if any(MARKDOWN_HEADING_RE.match(x) for x in doc.lines):
+        return False
     return any(fold_width(x).startswith("トップ >") for x in doc.lines[:5]) or any(
         "このページ" in x for x in doc.lines
     )

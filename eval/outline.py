@@ -1,0 +1,22 @@
+"""Print how the general outline detector compares with the family parsers on the five plans.
+
+Usage: .venv/bin/python eval/outline.py [--corpus corpus]
+Heading lines are matched by line number; goal/measure/kpi columns read "family → general".
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from kb.evaluation.outline import evaluate, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", default="corpus")
+    args = parser.parse_args()
+    print(report(evaluate(args.corpus)))
+
+
+if __name__ == "__main__":
+    main()
