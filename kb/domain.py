@@ -22,6 +22,27 @@ class ChunkKind(StrEnum):
     PARAGRAPH = "paragraph"
 
 
+#: What users type for a kind (CLI ``--kind``, the app's 種類 / Type filter, URLs).
+KIND_ALIASES = {
+    "施策": ChunkKind.MEASURE, "measures": ChunkKind.MEASURE, "取組": ChunkKind.MEASURE,
+    "目標": ChunkKind.GOAL, "goals": ChunkKind.GOAL, "基本目標": ChunkKind.GOAL,
+    "指標": ChunkKind.KPI, "数値目標": ChunkKind.KPI, "kpis": ChunkKind.KPI,
+    "本文": ChunkKind.PARAGRAPH, "paragraphs": ChunkKind.PARAGRAPH, "text": ChunkKind.PARAGRAPH,
+}
+
+
+def resolve_kind(value: str | None) -> str | None:
+    """The chunk kind (``measure``) for what a user typed (施策, measures, MEASURE); unknown words unchanged."""
+    if value is None or not value.strip():
+        return None
+    cleaned = value.strip()
+    folded = cleaned.casefold()
+    if folded in {k.value for k in ChunkKind}:
+        return folded
+    alias = KIND_ALIASES.get(folded) or KIND_ALIASES.get(cleaned)
+    return alias.value if alias else cleaned
+
+
 class Method(StrEnum):
     """Which signals rank the chunks."""
 

@@ -62,6 +62,12 @@ def result_json(result: SearchResult, pages: PageSpan | None = None) -> dict:
     }
 
 
+#: Words that say what kind of answer is wanted (施策は？), not what it is about: marking
+#: every 施策 on a page of measures highlights nothing.
+QUESTION_WORDS = frozenset({"施策", "取組", "取り組み", "取組み", "取り組む", "対策", "方策", "事業", "政策", "計画",
+                            "どのような", "どんな", "何", "教える", "知る", "ある", "いる", "抑える"})
+
+
 def highlight_terms(result: SearchResult, analyzer: JapaneseAnalyzer | None = None) -> list[str]:
     """Strings worth highlighting in hit text: the query's and its expansions' phrases,
     plus (with an analyzer) the content words of the user's own query.
@@ -76,7 +82,7 @@ def highlight_terms(result: SearchResult, analyzer: JapaneseAnalyzer | None = No
                 terms.add(part)
     if analyzer is not None:
         terms.update(t for t in analyzer.terms(result.expanded.text) if len(t) >= 2 and not t.isascii())
-    return sorted(terms, key=len, reverse=True)
+    return sorted(terms - QUESTION_WORDS, key=len, reverse=True)
 
 
 def _term_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:

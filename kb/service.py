@@ -29,7 +29,7 @@ from kb.present import highlight_terms
 from kb.search.searcher import Hit, SearchConfig, Searcher, SearchResult
 
 if TYPE_CHECKING:
-    from kb.ingest.add import PlanInfo
+    from kb.ingest.add import CorpusChange, PlanInfo
 
 log = logging.getLogger(__name__)
 
@@ -256,14 +256,8 @@ def add_plan(
 
     corpus_dir = Path(corpus)
     change, name = add_to_corpus(corpus_dir, Path(source), info or PlanInfo(), stem=stem)
-    try:
-        if embedder is None and model is None:
-            model = _index_model(index)
-        report = build(corpus_dir, index, model=model, embedder=embedder, progress=progress, say=say)
-    except BaseException:
-        change.rollback()
-        raise
-    change.commit()
+    report = _rebuild_or_roll_back(change, corpus_dir, index, model=model, embedder=embedder, progress=progress,
+                                   say=say)
     doc = next(d for d in load_corpus(corpus_dir) if d.doc == name)
     pages = read_pages(corpus_dir, name)
     return AddReport(doc=name, lines=len(doc.lines), pages=max(pages.pages) if pages else None,
@@ -284,6 +278,21 @@ def remove_plan(
     from kb.ingest.add import remove_from_corpus
 
     change = remove_from_corpus(Path(corpus), stem)
+    return _rebuild_or_roll_back(change, Path(corpus), index, model=model, embedder=embedder, progress=progress,
+                                 say=say)
+
+
+def _rebuild_or_roll_back(
+    change: CorpusChange,
+    corpus: Path,
+    index: Path | str | None,
+    *,
+    model: str | None,
+    embedder: Embedder | None,
+    progress: Progress | None,
+    say: Say | None,
+) -> BuildReport:
+    """Rebuild with the index's own model after a corpus change; undo the change if it fails."""
     try:
         if embedder is None and model is None:
             model = _index_model(index)

@@ -128,3 +128,29 @@ def test_show_prints_the_section_with_line_numbers():
     assert result.returncode == 0
     assert ">  476  - ⑩魅力を語りたくなる久留米イメージの創出・PR" in result.stdout
     assert "【基本目標3 久留米市への新しい人の流れをつくる】" in result.stdout
+
+
+def test_city_kind_and_file_name_forms(index_arg):
+    result = kb("search", "子育て支援", "--city", "kumamoto", "--kind", "measure", "--json", *index_arg)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)["hits"]
+    assert hits and {(h["city"], h["kind"]) for h in hits} == {("熊本市", "measure")}
+    shown = kb("show", "kurume-sousei-senryaku-3.txt:476")
+    assert shown.returncode == 0 and ">  476" in shown.stdout
+
+
+def test_kpi_query_uses_search_understanding(index_arg):
+    for query in ("転出", "young women"):
+        result = kb("kpi", "--query", query, "--json", *index_arg)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip(), query  # found nothing before (substring of the KPI name only)
+
+
+def test_help_lists_whole_descriptions_and_no_index_says_where(tmp_path):
+    text = kb("--help").stdout
+    assert "Find the measures that answer a question, with their source lines." in text
+    result = subprocess.run([sys.executable, "-m", "kb.cli.main", "search", "子育て"], cwd=tmp_path,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1", "KB_INDEX": ""}, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 2
+    assert str(tmp_path) in result.stderr and "--index" in result.stderr and "KB_INDEX" in result.stderr

@@ -5,20 +5,46 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kb.ingest.corpus import CITY_CHOICES
+from kb.ingest.corpus import CITY_CHOICES, resolve_city
+
+if TYPE_CHECKING:
+    from kb.kpi.extract import Kpi
 
 Echo = Callable[..., None]
 
 
+def _ranked_by_search(kpis: list[Kpi], query: str, index: Path | None, city: str | None, doc: str | None,
+                      echo: Echo) -> list[Kpi]:
+    """KPIs named like the query first, then those of the measures search finds for it."""
+    from kb.errors import KbError
+    from kb.kpi.lookup import find_kpis, kpis_of_passages
+    from kb.search.searcher import Filters
+    from kb.service import open_session
+
+    named = find_kpis(kpis, query)
+    try:
+        session = open_session(index)
+        hits = session.searcher.search(query, k=30, filters=Filters(city=city, doc=doc)).hits
+    except KbError as exc:
+        echo(f"note: KPIs matched by name only (search unavailable: {exc})", err=True)
+        return named
+    found = kpis_of_passages(kpis, [h.chunk for h in hits])
+    seen = {(k.doc, k.line_start) for k in named}
+    return named + [k for k in found if (k.doc, k.line_start) not in seen]
+
+
 def run_kpi(*, city: str | None, query: str | None, doc: str | None, as_json: bool, coverage: bool, gold: Path,
-            corpus: Path, echo: Echo, fail: Callable[[str], None]) -> int:
+            corpus: Path, echo: Echo, fail: Callable[[str], None], index: Path | None = None) -> int:
     from kb.kpi.extract import coverage as coverage_rows
     from kb.kpi.extract import coverage_markdown, filter_kpis, load_kpis, read_gold
 
-    if city and city not in CITY_CHOICES:
-        fail(f"unknown city {city!r} (choose from {', '.join(CITY_CHOICES)})")
+    city = resolve_city(city)
     extraction = load_kpis(corpus)
+    cities = set(CITY_CHOICES) | {k.city for k in extraction.kpis} | {k.area for k in extraction.kpis if k.area}
+    if city and city not in cities:
+        fail(f"unknown city {city!r} (choose from {', '.join(sorted(cities))}, or kurume, kumamoto, kouiki)")
     documents = sorted({p.stem for p in Path(corpus).glob("*.txt")})
     if doc and doc not in documents:
         fail(f"unknown document {doc!r} (known: {', '.join(documents)})")
@@ -34,7 +60,9 @@ def run_kpi(*, city: str | None, query: str | None, doc: str | None, as_json: bo
             if not doc or problem.doc == doc:
                 echo(f"unread: {problem.doc}:{problem.line} {problem.text} ({problem.reason})")
         return 1 if any(r.missing for r in rows) else 0
-    kpis = filter_kpis(extraction.kpis, city=city, doc=doc, query=query)
+    kpis = filter_kpis(extraction.kpis, city=city, doc=doc)
+    if query:
+        kpis = _ranked_by_search(kpis, query, index, city, doc, echo)
     if as_json:
         for kpi in kpis:
             echo(json.dumps(kpi.to_json(), ensure_ascii=False))

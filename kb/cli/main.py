@@ -35,6 +35,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     # Plain click help: rendering it with rich (+ markdown-it) doubles `kb --help`'s 0.1 s.
     rich_markup_mode=None,
+    # Wide enough that no command's one-line description is cut (click's default is 80 columns).
+    context_settings={"max_content_width": 120, "terminal_width": 120},
 )
 model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(model_app, name="model")
@@ -181,9 +183,10 @@ def _batch(searcher: Searcher, path: Path, k: int, filters: Filters, method: str
 def search(
     query: Annotated[str | None, typer.Argument(help="Question or keywords (Japanese or English).")] = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=200, help="Number of results.")] = 10,
-    city: Annotated[str | None, typer.Option(help="久留米市, 熊本市 or 広域.")] = None,
+    city: Annotated[str | None, typer.Option(help="久留米市, 熊本市 or 広域 (or kurume, kumamoto, kouiki).")] = None,
     doc: Annotated[str | None, typer.Option(help="Only this document (file name without .txt).")] = None,
     goal: Annotated[str | None, typer.Option(help="Only measures under goals whose name contains this.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only this kind: measure, goal, kpi or paragraph (施策, 目標, 指標, 本文).")] = None,
     method: Annotated[str, typer.Option(help="hybrid, lexical or dense.")] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract instead of text.")] = False,
     batch: Annotated[Path | None, typer.Option("--batch", help="JSONL file of {id, query}; prints one JSON line per query.")] = None,
@@ -202,7 +205,7 @@ def search(
         if query is None:
             fail("give a query, or --batch FILE")
         validate_query(query)  # bad input fails before the model loads
-    filters = Filters(city=city, doc=doc, goal=goal)
+    filters = Filters(city=city, doc=doc, goal=goal, kind=kind)
     session = open_session(index, model=model, dense=method != "lexical")
     session.searcher.check_filters(filters)
     if batch is not None:
@@ -345,19 +348,20 @@ def compare_command(
 
 @app.command("kpi")
 def kpi_command(
-    city: Annotated[str | None, typer.Option(help="久留米市, 熊本市 or 広域.")] = None,
-    query: Annotated[str | None, typer.Option("--query", "-q", help="Only KPIs whose name or section contains these words.")] = None,
+    city: Annotated[str | None, typer.Option(help="久留米市, 熊本市 or 広域 (or kurume, kumamoto, kouiki).")] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="KPIs for a question or words (named like it, or of the measures search finds for it).")] = None,
     doc: Annotated[str | None, typer.Option(help="Only this document (file name without .txt).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per KPI (JSON Lines).")] = False,
     coverage: Annotated[bool, typer.Option("--coverage", help="Per document: KPI rows in the text vs extracted, and lines that could not be read.")] = False,
     gold: Annotated[Path, typer.Option("--gold", help="Hand-counted KPI rows for --coverage.")] = Path("eval/compare/kpi_rows.toml"),
     corpus: CorpusOption = Path("corpus"),
+    index: IndexOption = None,
 ) -> None:
     """List the structured KPIs (数値目標, KPI, 成果指標, 施策指標, target populations) of the plans."""
     from kb.cli.kpi import run_kpi
 
     raise typer.Exit(run_kpi(city=city, query=query, doc=doc, as_json=as_json, coverage=coverage, gold=gold,
-                             corpus=corpus, echo=typer.echo, fail=fail))
+                             corpus=corpus, echo=typer.echo, fail=fail, index=index))
 
 
 @model_app.command("prepare")

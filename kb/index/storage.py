@@ -143,7 +143,10 @@ def resolve_build(index_dir: Path) -> Path:
     current = index_dir / CURRENT
     if current.exists() and (current / MANIFEST).is_file():
         return current.resolve()
-    raise IndexUnavailable(f"no index in {index_dir}: run `kb build` first")
+    raise IndexUnavailable(
+        f"no index in {index_dir.absolute()} (looked for {current.absolute()}/{MANIFEST}): run `kb build` "
+        "in the project folder, or point at an index with --index DIR or $KB_INDEX"
+    )
 
 
 def prune_builds(index_dir: Path, keep: str) -> None:

@@ -26,7 +26,23 @@ KUMAMOTO = "熊本市"
 WIDE_AREA = "広域"
 CITY_CHOICES = (KURUME, KUMAMOTO, WIDE_AREA)
 
+#: What users type for a city besides its name in kanji (CLI options, API and URL parameters).
+CITY_ALIASES = {
+    "kurume": KURUME, "久留米": KURUME, "kurume city": KURUME, "kurume-shi": KURUME,
+    "kumamoto": KUMAMOTO, "熊本": KUMAMOTO, "kumamoto city": KUMAMOTO, "kumamoto-shi": KUMAMOTO,
+    "kouiki": WIDE_AREA, "koiki": WIDE_AREA, "wide-area": WIDE_AREA, "wide area": WIDE_AREA, "widearea": WIDE_AREA,
+    "region": WIDE_AREA, "regional": WIDE_AREA,
+}
+
 log = logging.getLogger(__name__)
+
+
+def resolve_city(value: str | None) -> str | None:
+    """The city's name as the manifest has it (久留米市) for what a user typed (kurume, Kurume, 久留米)."""
+    if value is None:
+        return None
+    cleaned = value.strip()
+    return CITY_ALIASES.get(cleaned.casefold(), cleaned) if cleaned else None
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,8 @@ class ExpandedQuery:
     cities: tuple[str, ...] = ()
     #: The query asks for numbers: targets, indicators, KPIs (目標値は？ how many…).
     wants_kpi: bool = False
+    #: The query asks what is being done: measures (施策は？ 取組 what measures…).
+    wants_measures: bool = False
 
     def phrases(self) -> dict[str, float]:
         """Every phrase to search lexically with its weight (the query itself first)."""
@@ -190,6 +192,17 @@ _KPI_MARKERS = ("目標値", "数値目標", "目標は", "kpi", "指標", "基�
                 "どれくらい", "どれだけ", "何%", "何パーセント", "何割", "いくら", "何か所", "何カ所",
                 "target", "indicator", "how many", "how much", "goal value", "benchmark", "what percentage",
                 "what level")
+
+
+#: Words that ask for measures (施策は？ what is being done …), not for statistics or background.
+_MEASURE_MARKERS = ("施策", "取組", "取り組", "対策", "方策", "手立て", "どんな事業", "どのような事業", "何をして",
+                    "measures", "policies", "policy", "initiatives", "programs", "programmes", "what is being done",
+                    "what does", "what is", "how does", "how do", "steps", "actions")
+
+
+def detect_measure_intent(text: str) -> bool:
+    folded = text.lower()
+    return any(marker in folded for marker in _MEASURE_MARKERS)
 
 
 def detect_kpi_intent(text: str) -> bool:
@@ -326,4 +339,5 @@ class QueryExpander:
         return ExpandedQuery(
             text=text, language=language, expansions=tuple(expansions), dense_text=dense_text,
             cities=detect_cities(text), wants_kpi=detect_kpi_intent(text),
+            wants_measures=detect_measure_intent(text),
         )

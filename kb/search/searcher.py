@@ -17,12 +17,12 @@ import numpy as np
 from kb.analysis.lemmas import JapaneseAnalyzer
 from kb.analysis.sudachi import SudachiAnalyzer, weighted_terms
 from kb.chunk import Chunk
-from kb.domain import LEXICAL_SIGNALS, METHOD_SIGNALS, ChunkKind, Fusion, Method, Signal, SourceSpan
+from kb.domain import LEXICAL_SIGNALS, METHOD_SIGNALS, ChunkKind, Fusion, Method, Signal, SourceSpan, resolve_kind
 from kb.embed.protocol import QueryEmbedder
 from kb.errors import QueryError
 from kb.index.dense import FaissIndex
 from kb.index.storage import LoadedIndex
-from kb.ingest.corpus import CITY_CHOICES
+from kb.ingest.corpus import CITY_CHOICES, resolve_city
 from kb.search.expand import ExpandedQuery, QueryExpander, QueryVocabulary
 from kb.search.floor import clear_match
 from kb.search.fusion import flatness, reciprocal_rank_fusion, weighted_sum
@@ -62,6 +62,9 @@ class SearchConfig:
     #: Number questions (目標値は？ how many …): the dense weights are multiplied by this,
     #: because the encoders place a KPI row near its measure better than BM25 does.
     kpi_dense_factor: float = 1.8
+    #: Questions that ask for measures (施策は？ what measures …): a measure's score is
+    #: multiplied by this (chosen on tune + dev: docs/retrieval-experiments.md).
+    measure_boost: float = 1.2
     rrf_k: int = 60
     candidates: int = 100
     per_section: int = 2
@@ -217,10 +220,13 @@ class Searcher:
         }
 
     def check_filters(self, filters: Filters) -> None:
-        if filters.city and filters.city not in self._cities:
+        if filters.city and resolve_city(filters.city) not in self._cities:
             raise QueryError(f"unknown city {filters.city!r} (choose from {', '.join(self._cities)})")
         if filters.doc and filters.doc not in self._documents:
             raise QueryError(f"unknown document {filters.doc!r} (known: {', '.join(sorted(self._documents))})")
+        kinds = [k.value for k in ChunkKind]
+        if filters.kind and resolve_kind(filters.kind) not in kinds:
+            raise QueryError(f"unknown kind {filters.kind!r} (choose from {', '.join(kinds)}, or 施策/目標/指標/本文)")
 
     def lexical_scores(self, expanded: ExpandedQuery) -> np.ndarray:
         weights: dict[str, float] = {}
@@ -328,6 +334,8 @@ class Searcher:
         instead of the method's, e.g. ``("sudachi",)`` for the Sudachi field alone."""
         query = validate_query(query)
         filters = filters or Filters()
+        if filters.city or filters.kind:
+            filters = replace(filters, city=resolve_city(filters.city), kind=resolve_kind(filters.kind))
         self.check_filters(filters)
         try:
             method = Method(method or self.config.method)
@@ -417,6 +425,8 @@ class Searcher:
             factor *= self.config.kpi_boost
         if chunk.kind == ChunkKind.PARAGRAPH:
             factor *= self.config.paragraph_prior
+        if expanded.wants_measures and chunk.kind == ChunkKind.MEASURE:
+            factor *= self.config.measure_boost
         return factor
 
     def _diversify(

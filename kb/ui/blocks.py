@@ -15,7 +15,6 @@ from typing import Any
 
 import gradio as gr
 
-from kb.ingest.corpus import CITY_CHOICES
 from kb.ui import labels as L
 from kb.ui import render
 from kb.ui.compare_tab import add_compare_tab
@@ -44,8 +43,10 @@ def _download_update(view: SearchView) -> Any:
     return gr.update(value=str(view.csv_path), visible=True)
 
 
-def _state(q: str | None, city: str | None, plan: str | None, goal: str | None, k: float | None) -> UIState:
-    return UIState(q=q or "", city=city or "", plan=plan or "", goal=(goal or "").strip(), k=clamp_k(k))
+def _state(q: str | None, city: str | None, plan: str | None, goal: str | None, kind: str | None,
+           k: float | None) -> UIState:
+    return UIState(q=q or "", city=city or "", plan=plan or "", goal=(goal or "").strip(), kind=kind or "",
+                   k=clamp_k(k))
 
 
 def _filter_updates(service: SearchService, state: UIState) -> tuple[Any, Any, UIState]:
@@ -53,6 +54,8 @@ def _filter_updates(service: SearchService, state: UIState) -> tuple[Any, Any, U
 
     A goal the user typed (not one of the listed goals) is kept: it is a word to filter by.
     """
+    if state.city not in {value for _, value in service.city_choices()}:
+        state = replace(state, city="")  # a hand-edited link naming a city no plan has
     plans = service.document_choices(state.city)
     plan = state.plan if state.plan in {value for _, value in plans} else ""
     goals = service.goal_choices(state.city, plan)
@@ -87,12 +90,14 @@ def _search_tab(service: SearchService, demo: gr.Blocks) -> None:
         button = gr.Button(L.SEARCH_BUTTON, variant="primary", scale=1, elem_id="kb-search-button")
     examples = gr.Examples(examples=[[e] for e in L.EXAMPLES], inputs=[query], label=L.EXAMPLES_LABEL)
     with gr.Row():
-        city = gr.Dropdown(choices=[(L.ALL, "")] + [(c, c) for c in CITY_CHOICES], value="", label=L.CITY_LABEL,
+        city = gr.Dropdown(choices=service.city_choices(), value="", label=L.CITY_LABEL,
                            scale=1, elem_id="kb-city")
         plan = gr.Dropdown(choices=service.document_choices(), value="", label=L.PLAN_LABEL, scale=2,
                            elem_id="kb-plan")
         goal = gr.Dropdown(choices=service.goal_choices(), value="", label=L.GOAL_LABEL,
                            allow_custom_value=True, scale=2, elem_id="kb-goal")
+        kind = gr.Dropdown(choices=[(L.ALL, ""), *L.KIND_CHOICES], value="", label=L.KIND_LABEL, scale=1,
+                           elem_id="kb-kind")
         k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label=L.K_LABEL, scale=1, elem_id="kb-k")
     if not service.ready:
         with gr.Row():
@@ -107,17 +112,17 @@ def _search_tab(service: SearchService, demo: gr.Blocks) -> None:
         with gr.Column(scale=2, min_width=360, elem_id="kb-source-col"):
             source = gr.HTML(render.source_placeholder_html(), js_on_load=SOURCE_JS, elem_id="kb-source")
 
-    filters = [query, city, plan, goal, k]
+    filters = [query, city, plan, goal, kind, k]
     shown = [status, results, source, download]
 
     def show(view: SearchView) -> list[Any]:
         return [view.status_html, view.results_html, service.source(view.state), _download_update(view)]
 
-    def on_search(q: str, c: str, p: str, g: str, n: float) -> list[Any]:
-        return show(service.search(_state(q, c, p, g, n)))
+    def on_search(q: str, c: str, p: str, g: str, t: str, n: float) -> list[Any]:
+        return show(service.search(_state(q, c, p, g, t, n)))
 
-    def on_filter(q: str, c: str, p: str, g: str, n: float) -> list[Any]:
-        plan_update, goal_update, state = _filter_updates(service, _state(q, c, p, g, n))
+    def on_filter(q: str, c: str, p: str, g: str, t: str, n: float) -> list[Any]:
+        plan_update, goal_update, state = _filter_updates(service, _state(q, c, p, g, t, n))
         searched = show(service.search(state)) if state.q.strip() else [gr.skip()] * len(shown)
         return [plan_update, goal_update, *searched]
 
@@ -134,7 +139,7 @@ def _search_tab(service: SearchService, demo: gr.Blocks) -> None:
             searched = show(service.search(state))
         else:
             searched = [gr.skip(), gr.skip(), service.source(state), gr.skip()]
-        return [state.q, state.city, plan_update, goal_update, state.k, *searched]
+        return [state.q, state.city, plan_update, goal_update, state.kind, state.k, *searched]
 
     # The spinner covers the results only: filters and the source panel stay readable meanwhile.
     search_options: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": SEARCH_CONCURRENCY,
@@ -142,7 +147,7 @@ def _search_tab(service: SearchService, demo: gr.Blocks) -> None:
     for trigger in (query.submit, button.click):
         trigger(on_search, inputs=filters, outputs=shown, **search_options)
     examples.load_input_event.then(on_search, inputs=filters, outputs=shown, **search_options)
-    for dropdown in (city, plan, goal):
+    for dropdown in (city, plan, goal, kind):
         dropdown.input(on_filter, inputs=filters, outputs=[plan, goal, *shown], **search_options)
     k.release(on_search, inputs=filters, outputs=shown, **search_options)
     results.click(on_open_source, inputs=None, outputs=[source], api_visibility="private",

@@ -18,6 +18,10 @@ SEARCH_BUTTON = "検索 / Search"
 CITY_LABEL = "市 / City"
 PLAN_LABEL = "計画書 / Plan"
 GOAL_LABEL = "基本目標 / Goal"
+KIND_LABEL = "種類 / Type"
+#: The 種類 / Type filter's choices: (label, chunk kind).
+KIND_CHOICES = (("施策 / Measures", "measure"), ("目標 / Goals", "goal"), ("KPI・数値目標 / KPIs", "kpi"),
+                ("本文 / Text", "paragraph"))
 K_LABEL = "件数 / Results"
 ALL = "すべて / All"
 EXAMPLES_LABEL = "検索例 / Examples"

@@ -24,7 +24,7 @@ from kb.embed.protocol import Embedder
 from kb.errors import CorpusError, IndexUnavailable, QueryError, SourceError
 from kb.index.build import Progress
 from kb.index.storage import resolve_build
-from kb.ingest.corpus import load_corpus
+from kb.ingest.corpus import CITY_CHOICES, load_corpus
 from kb.kpi.extract import Kpi
 from kb.present import result_json, results_csv
 from kb.search.searcher import Filters, Hit, Searcher, SearchResult
@@ -199,6 +199,13 @@ class SearchService:
     def documents(self) -> list[DocInfo]:
         return list(self._documents)
 
+    def city_choices(self) -> list[tuple[str, str]]:
+        """(label, value) pairs for the city filter: 久留米市, 熊本市, 広域 first, then any other
+        municipality an added plan brings."""
+        known = {d.city for d in self._documents} | {d.area for d in self._documents if d.area}
+        ordered = [c for c in CITY_CHOICES if c in known] + sorted(known - set(CITY_CHOICES))
+        return [(L.ALL, "")] + [(c, c) for c in ordered]
+
     def document_choices(self, city: str = "") -> list[tuple[str, str]]:
         """(label, value) pairs for the plan filter; only the city's plans when one is chosen."""
         docs = [d for d in self._documents if not city or city in (d.city, d.area)]
@@ -248,7 +255,8 @@ class SearchService:
         session = self.current()
         if session is None:
             return SearchView(state, "", self.no_index_html())
-        filters = Filters(city=state.city or None, doc=state.plan or None, goal=state.goal or None)
+        filters = Filters(city=state.city or None, doc=state.plan or None, goal=state.goal or None,
+                          kind=state.kind or None)
         started = time.perf_counter()
         try:
             result = session.searcher.search(state.q, k=clamp_k(state.k), filters=filters)

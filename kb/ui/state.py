@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode
 
-from kb.domain import SourceSpan
-from kb.ingest.corpus import CITY_CHOICES
+from kb.domain import ChunkKind, SourceSpan, resolve_kind
+from kb.ingest.corpus import resolve_city
 
 DEFAULT_K = 10
 MAX_K = 50
@@ -44,6 +44,8 @@ class UIState:
     plan: str = ""
     goal: str = ""
     k: int = DEFAULT_K
+    #: Only chunks of this kind (measure, goal, kpi, paragraph); "" for all.
+    kind: str = ""
     doc: str = ""
     lines: tuple[int, int] | None = None
 
@@ -104,6 +106,8 @@ def encode_state(state: UIState) -> str:
         pairs.append(("goal", state.goal))
     if state.k != DEFAULT_K:
         pairs.append(("k", str(state.k)))
+    if state.kind:
+        pairs.append(("kind", state.kind))
     if state.doc and state.lines:
         pairs.append(("doc", state.doc))
         pairs.append(("line", format_lines(state.lines)))
@@ -117,17 +121,20 @@ def decode_state(params: Mapping[str, str]) -> UIState:
         value = params.get(key, "")
         return value if isinstance(value, str) else ""
 
-    city = get("city").strip()
+    city = resolve_city(get("city")) or ""
+    kind = resolve_kind(get("kind")) or ""
     plan = get("plan").strip()
     doc = get("doc").strip()
     lines = parse_lines(get("line"))
     valid_doc = bool(_DOC_NAME.match(doc)) and lines is not None
     return UIState(
         q=get("q")[:MAX_URL_QUERY],
-        city=city if city in CITY_CHOICES else "",
+        # Any municipality a plan names (added plans bring new ones); the searcher refuses unknown ones.
+        city=city if len(city) <= 40 and city.isprintable() else "",
         plan=plan if _DOC_NAME.match(plan) else "",
         goal=get("goal").strip()[:200],
         k=clamp_k(get("k")) if get("k") else DEFAULT_K,
+        kind=kind if kind in {k.value for k in ChunkKind} else "",
         doc=doc if valid_doc else "",
         lines=lines if valid_doc else None,
     )

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+from kb.ingest.parse.model import Section
 from kb.ingest.text import clean_line
 
 _FULLWIDTH = {i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)}
@@ -76,6 +78,48 @@ def vertical_runs(lines: Sequence[str], *, min_items: int = 3) -> list[list[int]
 
 def join_vertical(lines: Sequence[str], run: Iterable[int]) -> str:
     return "".join(lines[n - 1].strip() for n in run)
+
+
+@dataclass(frozen=True)
+class VerticalText:
+    """Words a PDF wrote vertically, one character per line, read back as one line each.
+
+    ``view`` is the document's lines with each run's word on its first line, ``display``
+    what each run's lines show (the word, then empty lines), ``followers`` the lines a
+    word's first line stands for.
+    """
+
+    view: list[str]
+    display: dict[int, str]
+    followers: dict[int, list[int]]
+
+    @property
+    def hidden(self) -> set[int]:
+        return {n for rest in self.followers.values() for n in rest}
+
+    def give_back(self, sections: Iterable[Section]) -> None:
+        """Each section that owns a word's first line owns the rest of its lines too."""
+        for section in sections:
+            for block in section.blocks:
+                for first in [n for n in block if n in self.followers]:
+                    block.extend(self.followers[first])
+                block.sort()
+            for first in [n for n in section.heading if n in self.followers]:
+                section.heading = sorted(section.heading + self.followers[first])
+
+
+def fold_vertical(lines: Sequence[str], runs: Iterable[list[int]]) -> VerticalText:
+    """Join each run of single characters (:func:`vertical_runs`) into the word it spells."""
+    view = list(lines)
+    display: dict[int, str] = {}
+    followers: dict[int, list[int]] = {}
+    for run in runs:
+        word = join_vertical(lines, run)
+        view[run[0] - 1] = word
+        display[run[0]] = word
+        display.update(dict.fromkeys(run[1:], ""))
+        followers[run[0]] = run[1:]
+    return VerticalText(view=view, display=display, followers=followers)
 
 
 _TOC_ENTRY_RE = re.compile(r"\s*(?:…+|\.{3,}|・{3,})\s*\d*\s*$")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from kb.ingest.corpus import Document
-from kb.ingest.parse.common import fold_width, is_blank, join_vertical, vertical_runs
+from kb.ingest.parse.common import fold_vertical, fold_width, is_blank, vertical_runs
 from kb.ingest.parse.model import (
     BLANK,
     GOAL,
@@ -182,16 +182,8 @@ def parse(doc: Document) -> ParsedDocument:
     noise: dict[int, str] = {n: BLANK for n, raw in enumerate(lines, start=1) if is_blank(raw)}
     start = _plan_start(lines)
 
-    view = list(lines)
-    display: dict[int, str] = {}
-    followers: dict[int, list[int]] = {}
-    for run in vertical_runs(lines[: start - 1]):
-        word = join_vertical(lines, run)
-        view[run[0] - 1] = word
-        display[run[0]] = word
-        display.update(dict.fromkeys(run[1:], ""))
-        followers[run[0]] = run[1:]
-    hidden = {n for rest in followers.values() for n in rest}
+    vertical = fold_vertical(lines, vertical_runs(lines[: start - 1]))
+    view, display, hidden = vertical.view, vertical.display, vertical.hidden
     for number in range(1, start):
         text = fold_width(lines[number - 1])
         if NUMBER_RE.match(text) and int(text) > 10:  # 1–10 are goal labels in the diagram
@@ -202,12 +194,7 @@ def parse(doc: Document) -> ParsedDocument:
     for section in sections:
         if section.style == "goal":
             section.goal = goal_key(section.title)
-        for block in section.blocks:
-            for first in [n for n in block if n in followers]:
-                block.extend(followers[first])
-            block.sort()
-        for first in [n for n in section.heading if n in followers]:
-            section.heading = sorted(section.heading + followers[first])
+    vertical.give_back(sections)
     unstack_headings(sections)
     sections += _plan_sections(lines, start, noise)
     return ParsedDocument(doc=doc.doc, family=FAMILY, sections=sections, noise=noise, display=display)

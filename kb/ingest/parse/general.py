@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from kb.ingest.corpus import Document
-from kb.ingest.parse.common import blank_and_toc_noise, fold_width, is_page_number, join_vertical, vertical_runs
+from kb.ingest.parse.common import blank_and_toc_noise, fold_vertical, fold_width, is_page_number, vertical_runs
 from kb.ingest.parse.model import GOAL, KPI, MEASURE, PAGE_NUMBER, PARAGRAPH, RUNNING_HEADER, ParsedDocument, Section
 from kb.ingest.parse.outline import donate_empty_headings, group_blocks, heading_title
 from kb.ingest.text import continues, wrap_width
@@ -372,25 +372,9 @@ def parse(doc: Document) -> ParsedDocument:
     noise = noise_lines(lines)
     # Vertical labels (方/向/性, one character per line) read as one word on the run's first
     # line, as the family parsers do: every Japanese PDF extraction produces them.
-    view = list(lines)
-    display: dict[int, str] = {}
-    followers: dict[int, list[int]] = {}
-    for run in vertical_runs(lines):
-        if any(n in noise for n in run):
-            continue
-        word = join_vertical(lines, run)
-        view[run[0] - 1] = word
-        display[run[0]] = word
-        display.update(dict.fromkeys(run[1:], ""))
-        followers[run[0]] = run[1:]
-    hidden = {n for rest in followers.values() for n in rest}
+    vertical = fold_vertical(lines, (run for run in vertical_runs(lines) if not any(n in noise for n in run)))
+    view, display, hidden = vertical.view, vertical.display, vertical.hidden
     content = [n for n in range(1, len(lines) + 1) if n not in noise and n not in hidden]
     outline = detect(content, view, root_title=doc.title)
-    for section in outline.sections:
-        for block in section.blocks:
-            for first in [n for n in block if n in followers]:
-                block.extend(followers[first])
-            block.sort()
-        for first in [n for n in section.heading if n in followers]:
-            section.heading = sorted(section.heading + followers[first])
+    vertical.give_back(outline.sections)
     return ParsedDocument(doc=doc.doc, family=FAMILY, sections=outline.sections, noise=noise, display=display)
