@@ -23,6 +23,9 @@ from kb.chunk import Chunk
 from kb.kpi.extract import Kpi, kpis_for_chunk
 from kb.search.expand import QueryExpander, QueryVocabulary
 
+#: How much a match in the KPI's section counts against one in its name.
+SECTION_WEIGHT = 0.3
+
 
 def query_phrases(query: str, expander: QueryExpander, analyzer: JapaneseAnalyzer) -> list[tuple[frozenset[str], float]]:
     """The query's phrases (its own words, glossary translations, synonyms) as lemma sets
@@ -47,16 +50,23 @@ def find_kpis(
     analyzer = analyzer or JapaneseAnalyzer()
     phrases = query_phrases(query, expander or QueryExpander(QueryVocabulary.load()), analyzer)
     records = list(kpis)
-    term_sets = [set(analyzer.terms(f"{kpi.name} {kpi.section}")) for kpi in records]
+    names = [set(analyzer.terms(kpi.name)) for kpi in records]
+    sections = [set(analyzer.terms(kpi.section)) for kpi in records]
     # A term most KPIs share (人口, 割合) says little about which one is meant: weigh by rarity.
     vocabulary = {t for terms, _ in phrases for t in terms}
-    rarity = {t: math.log(1 + len(records) / (1 + sum(t in terms for terms in term_sets))) for t in vocabulary}
+    rarity = {t: math.log(1 + len(records) / (1 + sum(t in a or t in b for a, b in zip(names, sections))))
+              for t in vocabulary}
+
+    def score(terms: set[str]) -> float:
+        return sum(weight * sum(rarity[t] for t in phrase) / len(phrase) for phrase, weight in phrases if phrase <= terms)
+
     scored: list[tuple[float, int, Kpi]] = []
-    for order, (kpi, terms) in enumerate(zip(records, term_sets)):
-        score = sum(weight * sum(rarity[t] for t in phrase) / len(phrase)
-                    for phrase, weight in phrases if phrase <= terms)
-        if score > 0:
-            scored.append((score, order, kpi))
+    for order, kpi in enumerate(records):
+        # The KPI's own name decides; its section (the measure it belongs to) only when the
+        # name says nothing, and for less: equal names keep the plans' order.
+        value = score(names[order]) or SECTION_WEIGHT * score(sections[order] | names[order])
+        if value > 0:
+            scored.append((value, order, kpi))
     scored.sort(key=lambda item: (-item[0], item[1]))
     return [kpi for _, _, kpi in scored]
 
