@@ -19,6 +19,7 @@ from kb.search.searcher import Hit, SearchResult
 
 if TYPE_CHECKING:
     from kb.analysis.lemmas import JapaneseAnalyzer
+    from kb.kpi.extract import Kpi
 
 CONTRACT_FIELDS = ("rank", "score", "doc", "title", "city", "section", "kind", "line_start", "line_end", "text")
 
@@ -132,12 +133,21 @@ def breadcrumb(path: Iterable[str], separator: str = " → ") -> str:
 CSV_FIELDS = ("rank", "score", "city", "title", "section", "kind", "doc", "line_start", "line_end", "text")
 
 
-def results_csv(result: SearchResult) -> bytes:
-    """UTF-8 with BOM so Excel opens the Japanese text correctly."""
+def results_csv(
+    result: SearchResult, *, filters: dict[str, str] | None = None, link: str = "",
+    kpis: Callable[[Hit], Sequence[Kpi]] | None = None,
+) -> bytes:
+    """UTF-8 with BOM so Excel opens the Japanese text correctly.
+
+    Every row repeats the query, the filters and the link that reopens the search, so a
+    sheet passed on by mail still says where it came from; ``kpis`` adds each hit's KPIs.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_FIELDS)
+    shown = "; ".join(f"{k}={v}" for k, v in (filters or {}).items() if v)
+    writer.writerow([*CSV_FIELDS, "query", "filters", "link", "kpis"])
     for hit in result.hits:
         row = hit_json(hit)
-        writer.writerow([row[f] for f in CSV_FIELDS])
+        kpi_text = " / ".join(k.describe() for k in kpis(hit)) if kpis else ""
+        writer.writerow([*(row[f] for f in CSV_FIELDS), result.query, shown, link, kpi_text])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -182,3 +182,74 @@ def test_app_py_without_index_says_how_to_build(browser, tmp_path, corpus_dir):
         context.close()
     finally:
         stop_app(process, timeout=10)
+
+
+def test_source_stays_beside_the_clicked_card_and_back_returns_to_the_list(page, app_url):
+    page.goto(app_url + "?q=%E5%AD%90%E8%82%B2%E3%81%A6%E6%94%AF%E6%8F%B4&k=12")
+    page.wait_for_selector(".kb-card")
+    card = page.locator(".kb-card").nth(8)
+    card.scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, 200)")
+    before = page.evaluate("window.scrollY")
+    assert before > 400
+    doc, lines = card.get_attribute("data-doc"), card.get_attribute("data-lines")
+    card.locator(".kb-card-foot a.kb-source-link").click()
+    page.wait_for_selector(f'#kb-source .kb-source[data-doc="{doc}"][data-lines="{lines}"]')
+    page.wait_for_timeout(300)
+    assert abs(page.evaluate("window.scrollY") - before) < 5  # the page did not jump
+    box = page.locator("#kb-source .kb-source").bounding_box()
+    viewport = page.viewport_size
+    assert box is not None and 0 <= box["y"] < viewport["height"] * 0.5  # the source is in view …
+    card_box = card.bounding_box()
+    assert card_box is not None and box["x"] > card_box["x"] + card_box["width"] - 5  # … beside the card
+    assert "doc=" in page.url
+    page.go_back()
+    page.wait_for_function("() => !location.search.includes('doc=')")
+    page.wait_for_function("() => !document.querySelector('#kb-source tr.kb-hit')")
+    assert page.locator(".kb-card").count() == 12  # the list, not a reload at the top
+    assert abs(page.evaluate("window.scrollY") - before) < 60
+
+
+def test_type_filter_and_keyboard(page, app_url):
+    page.goto(app_url + "?q=%E5%AD%90%E8%82%B2%E3%81%A6%E6%94%AF%E6%8F%B4&kind=measure")
+    page.wait_for_selector(".kb-card")
+    kinds = page.locator(".kb-card .kb-kind").all_inner_texts()
+    assert kinds and len(set(kinds)) == 1  # measures only
+    # Keyboard: Esc closes an opened dropdown, Enter in the count box searches.
+    page.locator("#kb-city input").first.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.querySelector('#kb-city input') || "
+                           "document.activeElement !== document.querySelector('#kb-city input')")
+    count_box = page.locator("#kb-k input[type=number]").first
+    count_box.fill("3")
+    count_box.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('.kb-card').length === 3")
+
+
+def test_phone_shows_results_after_enter_and_source_as_an_overlay(browser, app_url, tmp_path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP", is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(app_url)
+        page.locator(QUERY_BOX).first.wait_for()
+        search(page, "子育て支援")
+        page.wait_for_selector(".kb-card")
+        page.wait_for_timeout(800)  # the smooth scroll to the results
+        first = page.locator(".kb-card").first.bounding_box()
+        assert first is not None and first["y"] < 844  # the results are on screen, not 1,200 px down
+        button = page.locator("#kb-search-button").bounding_box()
+        assert button is not None and button["width"] < 390
+        page.locator(".kb-card .kb-card-foot a.kb-source-link").first.click()
+        page.wait_for_selector("#kb-source .kb-source tr.kb-hit")
+        overlay = page.locator("#kb-source-col").bounding_box()
+        assert overlay is not None and overlay["y"] <= 1 and overlay["width"] >= 380
+        shots = Path(os.environ.get("KB_SCREENSHOTS") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "app-phone-source.png"))
+        page.locator(".kb-back").click()
+        page.wait_for_function("() => !document.querySelector('#kb-source tr.kb-hit')")
+        assert page.locator(".kb-card").count() >= 1
+    finally:
+        context.close()

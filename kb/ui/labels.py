@@ -109,3 +109,7 @@ def query_error_ja(message: str) -> str:
         if needle in message:
             return japanese
     return "入力を確認してください。"
+
+BACK = "← 戻る / Back"
+COPY_LINK = "リンクをコピー / Copy link"
+LINK_COPIED = "コピーしました / Copied"

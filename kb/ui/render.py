@@ -202,7 +202,9 @@ def status_html(result: SearchResult, seconds: float) -> str:
         f'{_interpretation(result.expanded.describe())}</div>'
         f'<div class="kb-count">{len(result.hits)} {esc(L.RESULTS_COUNT)}'
         + (f" ({counts})" if counts else "")
-        + f" · {format_seconds(seconds)}</div></div>"
+        + f" · {format_seconds(seconds)}</div>"
+        f'<button type="button" class="kb-copy-link" data-done="{esc(L.LINK_COPIED)}">{esc(L.COPY_LINK)}</button>'
+        "</div>"
     )
 
 
@@ -272,6 +274,7 @@ def source_html(view: SourceView, state: UIState) -> str:
     area = view.metadata.get("area", "")
     return (
         f'<div class="kb-source" data-doc="{esc(view.doc)}" data-lines="{view.line_start}-{view.line_end}">'
+        f'<button type="button" class="kb-back">{esc(L.BACK)}</button>'
         f'<div class="kb-source-heading">{esc(L.SOURCE_HEADING)}</div>'
         f'<div class="kb-source-title">{city_badges(view.city, area)} {esc(view.title)}</div>'
         f'<dl class="kb-meta">{meta}</dl>'

@@ -33,7 +33,7 @@ from kb.sourceview import source_view
 from kb.ui import labels as L
 from kb.ui import render
 from kb.ui.render import DocInfo
-from kb.ui.state import MAX_K, UIState, clamp_k
+from kb.ui.state import MAX_K, UIState, clamp_k, encode_state
 
 log = logging.getLogger(__name__)
 
@@ -272,17 +272,23 @@ class SearchService:
             state=state,
             status_html=render.status_html(result, seconds),
             results_html=render.results_html(result, terms, state, session.kpis_for),
-            csv_path=self.write_csv(result) if result.hits else None,
+            csv_path=self.write_csv(result, state, session) if result.hits else None,
             result=result,
         )
 
-    def write_csv(self, result: SearchResult) -> Path:
-        """The results as a UTF-8-with-BOM CSV file (Excel reads the Japanese correctly)."""
+    def write_csv(self, result: SearchResult, state: UIState | None = None, session: Session | None = None) -> Path:
+        """The results as a UTF-8-with-BOM CSV file (Excel reads the Japanese correctly),
+        named after the query, with the query, filters, link and KPIs in every row."""
+        from kb.compare.render import slug
+
         self._prune_downloads()
         self.workdir.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix="csv-", dir=self.workdir))
-        path = folder / time.strftime("kb-results-%Y%m%d-%H%M%S.csv")
-        path.write_bytes(results_csv(result))
+        path = folder / f"kb-{slug(result.query, 40)}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+        filters = {"city": state.city, "plan": state.plan, "goal": state.goal, "kind": state.kind} if state else {}
+        link = encode_state(state.without_source()) if state else ""
+        path.write_bytes(results_csv(result, filters=filters, link=link,
+                                     kpis=session.kpis_for if session is not None else None))
         return path
 
     def _prune_downloads(self) -> None:

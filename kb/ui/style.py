@@ -72,7 +72,24 @@ a.kb-source-link:hover { text-decoration: underline; }
 .kb-hint { color: var(--body-text-color-subdued); font-size: 0.92rem; line-height: 1.6; margin: 0.2rem 0 0.6rem; }
 .kb-welcome-head { font-weight: 700; margin: 0.4rem 0 0.3rem; }
 .kb-doc-list { list-style: none; padding: 0; margin: 0; display: flex; flex-direction: column; gap: 0.35rem; }
-#kb-source-col { position: sticky; top: 0.5rem; align-self: flex-start; }
+#kb-source-col { align-self: flex-start; }
+/* The source panel follows the reader (SOURCE_JS pins it beside the cards as the page scrolls). */
+.kb-pinned { position: fixed !important; top: 0.5rem; z-index: 20; }
+.kb-pinned .kb-lines-box { max-height: calc(100vh - 220px); }
+.kb-back { display: none; }
+.kb-copy-link { font-size: 0.8rem; padding: 0.05rem 0.55rem; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--block-background-fill); color: #2b6cb0; }
+@media (max-width: 899px) {
+  /* Phone: the source opens as an overlay over the list, with 戻る / Back. */
+  #kb-source-col:has(.kb-source:not(.kb-source-empty)) { position: fixed; inset: 0; height: 100dvh; z-index: 1000;
+    overflow-y: auto; margin: 0; max-width: none;
+    padding: 0.5rem; background: var(--body-background-fill); }
+  .kb-pinned { position: static !important; }
+  .kb-back { display: inline-block; margin-bottom: 0.4rem; font-size: 0.95rem; padding: 0.3rem 0.9rem;
+    border-radius: 8px; border: 1px solid var(--border-color-primary); background: var(--block-background-fill); }
+  #kb-search-button { min-width: 0; max-width: none; white-space: normal; line-height: 1.2; font-size: 0.9rem; }
+  #kb-query-row { flex-wrap: nowrap; }
+}
 .kb-source { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 0.7rem 0.9rem;
   background: var(--block-background-fill); }
 .kb-source-heading { font-size: 0.8rem; font-weight: 700; letter-spacing: 0.04em; color: var(--body-text-color-subdued);
@@ -106,35 +123,109 @@ const sync = () => {
   const want = root.getAttribute('data-state-url') || '';
   if (!same(want, location.search)) history.pushState(null, '', want || location.pathname);
 };
-watch('value', sync);
+// On a phone the results start far below the query box: bring them up after a search.
+const reveal = () => {
+  if (window.innerWidth >= 900 || !element.querySelector('.kb-card, .kb-message')) return;
+  const rect = element.getBoundingClientRect();
+  if (rect.top > window.innerHeight * 0.5) element.scrollIntoView({behavior: 'smooth', block: 'start'});
+};
+watch('value', () => { sync(); reveal(); });
 sync();
 element.addEventListener('click', (event) => {
   const link = event.target.closest('a.kb-source-link');
   if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
   event.preventDefault();
   const href = link.getAttribute('href');
-  if (!same(href, location.search)) history.pushState(null, '', href);
-  element.querySelectorAll('.kb-card.kb-active').forEach((card) => card.classList.remove('kb-active'));
-  const card = link.closest('.kb-card');
+  // Remember where the reader is, so Back returns to this place in the list.
+  history.replaceState({y: window.scrollY}, '', location.href);
+  if (!same(href, location.search)) history.pushState({y: window.scrollY}, '', href);
+  openSource(href, link.closest('.kb-card'));
+});
+const openSource = (href, card) => {
+  element.querySelectorAll('.kb-card.kb-active').forEach((c) => c.classList.remove('kb-active'));
   if (card) card.classList.add('kb-active');
   trigger('click', {href: href});
-});
+};
+window.kbOpenSource = (search) => {
+  const params = new URLSearchParams(search || '');
+  const card = element.querySelector(`.kb-card[data-doc="${params.get('doc')}"][data-lines="${params.get('line')}"]`);
+  openSource(search || '?', card);
+};
 if (!window.kbPopstate) {
   window.kbPopstate = true;
-  window.addEventListener('popstate', () => location.reload());
+  const withoutSource = (search) => {
+    const params = new URLSearchParams(search || '');
+    params.delete('doc'); params.delete('line');
+    return params.toString();
+  };
+  // Back/Forward between a list and an opened source: update the source panel in place and
+  // return to where the reader was; anything else (another query) reloads that state.
+  window.addEventListener('popstate', (event) => {
+    const root = document.querySelector('#kb-results [data-state-url]');
+    const shown = root ? root.getAttribute('data-state-url') : '';
+    if (root && withoutSource(shown) === withoutSource(location.search)) {
+      window.kbOpenSource(location.search);
+      const y = event.state && typeof event.state.y === 'number' ? event.state.y : null;
+      if (y !== null) window.scrollTo(0, y);
+    } else {
+      location.reload();
+    }
+  });
+  // Esc closes an open dropdown list (Gradio keeps it open while its input has focus).
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    const active = document.activeElement;
+    if (active && active.closest && active.closest('.gradio-dropdown, [data-testid="dropdown"], .wrap')) active.blur();
+  });
+  // Enter in the results-count box searches, like Enter in the query box.
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' || !event.target.closest || !event.target.closest('#kb-k')) return;
+    event.preventDefault();
+    event.target.blur();
+    const button = document.querySelector('#kb-search-button');
+    if (button) setTimeout(() => button.click(), 50);
+  });
+  document.addEventListener('click', (event) => {
+    const copy = event.target.closest && event.target.closest('.kb-copy-link');
+    if (copy) {
+      event.preventDefault();
+      const done = () => { copy.textContent = copy.getAttribute('data-done'); };
+      if (navigator.clipboard) navigator.clipboard.writeText(location.href).then(done, done); else done();
+    }
+    const back = event.target.closest && event.target.closest('.kb-back');
+    if (back) { event.preventDefault(); history.back(); }
+  });
 }
 """
 
-#: Source panel: scroll the highlighted lines into view, and the panel itself on small screens.
+#: Source panel: kept beside the cards while the page scrolls, highlighted lines in view.
 SOURCE_JS = """
+// Pinned beside the cards: while the top of its column is scrolled away the panel stays
+// at the top of the window, in the column's place, so the clicked card and its source are
+// side by side and the page itself never moves.
+const column = element.closest('#kb-source-col') || element.parentElement;
+const place = () => {
+  const wide = window.innerWidth >= 900;
+  const rect = column.getBoundingClientRect();
+  if (wide && rect.top < 8) {
+    element.classList.add('kb-pinned');
+    element.style.left = `${rect.left}px`;
+    element.style.width = `${rect.width}px`;
+  } else {
+    element.classList.remove('kb-pinned');
+    element.style.left = '';
+    element.style.width = '';
+  }
+};
 const reveal = () => {
+  place();
   const box = element.querySelector('.kb-lines-box');
   const hit = element.querySelector('tr.kb-hit');
   if (!box || !hit) return;
   box.scrollTop = Math.max(0, hit.offsetTop - 48);
-  const rect = element.getBoundingClientRect();
-  if (rect.top > window.innerHeight || rect.bottom < 0) element.scrollIntoView({behavior: 'smooth', block: 'start'});
 };
+window.addEventListener('scroll', place, {passive: true});
+window.addEventListener('resize', place);
 watch('value', reveal);
 reveal();
 """
