@@ -426,7 +426,7 @@ def summary_line(unit: Unit, chunks: Sequence[Chunk]) -> str:
     for chunk_id in unit.chunk_ids:
         for line in chunks[chunk_id].text.splitlines():
             text = clean_title(line).lstrip("・●○■□◆◇")
-            if len(text) >= 6 and text != heading and text not in unit.heading_path:
+            if len(text) >= 6 and text not in heading and not any(text in h for h in unit.heading_path):
                 return text if len(text) <= _SUMMARY_LIMIT else text[: _SUMMARY_LIMIT - 1] + "…"
     return ""
 
@@ -487,10 +487,14 @@ def compare(
     everyone = [[aligner.units[i] for i in sorted(m)] for m in members]
     judged = {"strong": strong, "partial": threshold}
 
-    def counterpart(unit: Unit, partner: Measure) -> Counterpart | None:
+    def counterpart(unit: Unit, partner: Measure, outside: bool = False) -> Counterpart | None:
+        """A counterpart, or None below 部分的; outside the top results (※) only a
+        強い対応 counts: the topic did not bring it up, so near-the-line is noise."""
         similarity = aligner.similarity(unit.index, partner.unit.index)
         label = strength(similarity, **judged)
-        return None if label == NONE_LABEL else Counterpart(partner, similarity, label)
+        if label == NONE_LABEL or (outside and label != STRONG_LABEL):
+            return None
+        return Counterpart(partner, similarity, label)
 
     rows: dict[int, list[Counterpart]] = {}
     extra: dict[int, Measure] = {}  # left units outside the top results that a right measure points to
@@ -499,7 +503,7 @@ def compare(
         if not found_here:  # the closest anywhere on the right, marked ※
             best = aligner.closest(measure.unit, everyone[1], 1)
             if best:
-                c = counterpart(measure.unit, _measure(best[0][0], 0.0, kpis, aligner, retrieved=False))
+                c = counterpart(measure.unit, _measure(best[0][0], 0.0, kpis, aligner, retrieved=False), outside=True)
                 found_here = [c] if c is not None else []
         rows[measure.unit.index] = found_here
     listed = {m.unit.index for m in lefts}
@@ -510,7 +514,7 @@ def compare(
         if not best:
             continue
         unit = best[0][0]
-        c = counterpart(unit, measure)
+        c = counterpart(unit, measure, outside=unit.index not in listed)
         if c is None:
             continue
         if unit.index not in listed:
