@@ -26,8 +26,11 @@ def _write(folder: Path, name: str, data: bytes | str, echo: Echo) -> None:
 
 
 def run_compare(query: str | None, *, k: int, out: Path | None, as_json: bool, corpus: Path,
-                index: Path | None, model: str | None, echo: Echo) -> int:
-    from kb.compare.align import compare, cross_reference
+                index: Path | None, model: str | None, echo: Echo, left: str | None = None,
+                right: str | None = None) -> int:
+    """``left``/``right``: a city, its alias or a document id (default 久留米市 × 熊本市);
+    an unknown one fails as one line that lists what the index holds."""
+    from kb.compare.align import LEFT, RIGHT, compare, cross_reference, resolve_side
     from kb.compare.render import (
         comparison_csv,
         comparison_json,
@@ -48,7 +51,7 @@ def run_compare(query: str | None, *, k: int, out: Path | None, as_json: bool, c
                 echo(json.dumps({"source": source, "rows": [
                     {"source": r.source.unit.source, "name": r.source.unit.name,
                      "matches": [{"name": m.unit.name, "source": m.unit.source, "similarity": round(s.combined, 4),
-                                  "same_topic": s.combined >= reference.threshold} for m, s in r.matches]}
+                                  "same_topic": s.contrast >= reference.threshold} for m, s in r.matches]}
                     for r in reference.rows]}, ensure_ascii=False))
             else:
                 echo(cross_reference_markdown(reference))
@@ -60,7 +63,9 @@ def run_compare(query: str | None, *, k: int, out: Path | None, as_json: bool, c
     stale = searcher.index.stale_documents()
     if stale:
         echo(f"warning: corpus changed since the index was built ({', '.join(stale)}); run `kb build`", err=True)
-    comparison = compare(searcher, query, kpis=kpis, k=k)
+    documents = dict(searcher.index.documents)
+    sides = [resolve_side(v, documents) if v else d for v, d in ((left, LEFT), (right, RIGHT))]
+    comparison = compare(searcher, query, left=sides[0], right=sides[1], kpis=kpis, k=k)
     markdown = comparison_markdown(comparison)
     echo(json.dumps(comparison_json(comparison), ensure_ascii=False) if as_json else markdown)
     if out is not None:

@@ -329,21 +329,25 @@ def compare_command(
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=30, help="Measures per city.")] = 8,
     out: Annotated[Path | None, typer.Option("--out", help="Also write Markdown and CSV (UTF-8 with BOM) into this folder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of Markdown.")] = False,
+    left: Annotated[str | None, typer.Option("--left", help="Left side: a city (久留米市, kurume, 熊本市, kouiki) or a document id. Default 久留米市.")] = None,
+    right: Annotated[str | None, typer.Option("--right", help="Right side, as --left. Default 熊本市.")] = None,
     corpus: CorpusOption = Path("corpus"),
     index: IndexOption = None,
     model: ModelOption = None,
 ) -> None:
-    """Kurume vs Kumamoto side by side: matched measures, what only one city does, and their KPIs."""
+    """Two cities or plans side by side (default Kurume vs Kumamoto): a memo of matched measures, what only one side does, and their KPIs."""
     from kb.search.searcher import validate_query
 
     if all_plans == (query is not None):
         fail("give a topic to compare, or --all for the whole plans (not both)")
+    if all_plans and (left or right):
+        fail("--left/--right compare a topic; --all always walks 久留米市 and 熊本市")
     if query is not None:
         query = validate_query(query)  # bad input fails before the model loads
     from kb.cli.compare import run_compare
 
     raise typer.Exit(run_compare(query, k=k, out=out, as_json=as_json, corpus=corpus, index=index, model=model,
-                                 echo=typer.echo))
+                                 echo=typer.echo, left=left, right=right))
 
 
 @app.command("kpi")

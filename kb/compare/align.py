@@ -1,16 +1,21 @@
-"""Cross-referencing Kurume and Kumamoto: which measures of one city answer the other's.
+"""Cross-referencing two sides (cities or plans): which measures of one answer the other's.
 
-A planner asks "what does each city do about X, and what does one do that the other
-does not?". :func:`compare` retrieves the measures of each side with
-:meth:`Searcher.search` (Kurume = its strategy, comprehensive plan and the wide-area
-vision; Kumamoto = its strategy), then pairs measures across the cities by meaning:
-cosine of their embeddings (the index's own vectors) blended with the overlap of
-their lemma terms (TF-IDF cosine, so a one-line strategy direction and a full 施策
-page can still match). Pairs at or above :data:`THRESHOLD` are "the same topic";
-a retrieved measure with no counterpart at that level *anywhere* in the other city's
-plans is listed as only in its city. The weight and threshold are not guessed: they
-maximise F1 on hand-labelled cross-city pairs (``eval/compare/pairs.jsonl``; the
-numbers are in ``eval/compare/results.md``, recomputed by ``eval/compare/tune.py``).
+A planner asks "what does each side do about X, and what does one do that the other
+does not?". A :class:`Side` is a city (久留米市 = its strategy, comprehensive plan and the
+wide-area vision; 熊本市 = its strategy; 広域 = the wide-area vision) or one plan, chosen
+by the caller; the default is 久留米市 × 熊本市. :func:`compare` retrieves the measures of
+each side with :meth:`Searcher.search`, then pairs measures across the sides by meaning:
+cosine of their embeddings (the index's own vectors) blended with the overlap of their
+lemma terms (TF-IDF cosine, so a one-line strategy direction and a full 施策 page can
+still match). The embeddings of all plan text are close to each other (every measure
+is "about the city"), so a pair is judged on its *contrast*: the blend minus the two
+measures' mean blend with every measure of other plans. Contrast at or above
+:data:`STRONG` is 強い対応, at or above :data:`THRESHOLD` 部分的, below it 対応なし; a
+retrieved measure with no counterpart *anywhere* on the other side is listed as only on
+its side. The weight and thresholds are not guessed: they maximise F0.5 (precision
+counts double, because a false match hides a real "only in" difference) on hand-labelled
+cross-city pairs (``eval/compare/pairs.jsonl``; ``eval/compare/results.md``, recomputed
+by ``eval/compare/tune.py``).
 
 :func:`cross_reference` is the whole-plan mode: for every measure of one city's
 strategy, the closest measures of the other city's plans.
@@ -29,7 +34,8 @@ import numpy as np
 
 from kb.chunk import Chunk
 from kb.domain import ChunkKind, SourceSpan
-from kb.ingest.corpus import KUMAMOTO, KURUME
+from kb.errors import QueryError
+from kb.ingest.corpus import KUMAMOTO, KURUME, WIDE_AREA, resolve_city
 from kb.kpi.extract import Kpi, kpis_for_chunk
 from kb.search.searcher import Filters, Searcher
 
@@ -39,13 +45,16 @@ KINDS = (ChunkKind.MEASURE, ChunkKind.GOAL)
 #: Goal narratives that review the previous plan period are not something the city does.
 _NOT_POLICY = re.compile(r"検証|イメージ図")
 #: Share of the blended similarity that comes from the embeddings (the rest: lemma overlap).
-DENSE_WEIGHT = 0.7
-#: Pairs at or above this blended similarity are the same topic. Both constants were
-#: chosen on eval/compare/pairs.jsonl by eval/compare/tune.py (F1-maximising).
-THRESHOLD = 0.6583
+DENSE_WEIGHT = 0.85
+#: Pairs whose contrast reaches this are a match (部分的 or better): F0.5-best on
+#: eval/compare/pairs.jsonl (eval/compare/tune.py).
+THRESHOLD = 0.0235
+#: Contrast of a 強い対応: the median contrast of the labelled matches kept by THRESHOLD.
+STRONG = 0.034
 #: Retrieved measures below this share of the side's best retrieval score are dropped.
 RELATIVE_CUT = 0.35
-SIDES = (KURUME, KUMAMOTO)
+#: Counterparts listed in one memo row at most (the best first).
+COUNTERPARTS = 3
 #: How a measure's text becomes lemma terms (the searcher's analyzer).
 Terms = Callable[[str], list[str]]
 
@@ -114,9 +123,61 @@ class Unit:
         """A goal's explanatory text (【基本的方向】, 概要) rather than the goal or a measure."""
         return bool(_NARRATIVE.match(clean_title(self.heading_path[-1])))
 
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a city (``city``: its plans, by city or area) or one plan (``doc``)."""
+
+    label: str
+    city: str | None = None
+    doc: str | None = None
+
+    def holds(self, unit: Unit) -> bool:
+        if self.doc is not None and unit.doc != self.doc:
+            return False
+        return self.city is None or self.city in (unit.city, unit.area)
+
     @property
-    def side(self) -> str:
-        return KUMAMOTO if self.city == KUMAMOTO else KURUME
+    def filters(self) -> Filters:
+        return Filters(city=self.city, doc=self.doc)
+
+    @property
+    def key(self) -> str:
+        """What a URL or the CLI says for this side (the city's name or the document id)."""
+        return self.doc or self.city or self.label
+
+
+LEFT = Side(KURUME, city=KURUME)
+RIGHT = Side(KUMAMOTO, city=KUMAMOTO)
+
+
+class SideError(QueryError):
+    """A side names neither a city nor a document of the index."""
+
+
+def side_choices(documents: dict[str, dict[str, str]]) -> list[Side]:
+    """Every side the index can compare: its cities and areas, then each plan."""
+    cities: list[str] = []
+    for meta in documents.values():
+        for name in (meta.get("city", ""), meta.get("area", "")):
+            if name and name not in cities:
+                cities.append(name)
+    order = {KURUME: 0, KUMAMOTO: 1, WIDE_AREA: 2}
+    cities.sort(key=lambda c: (order.get(c, 9), c))
+    plans = [Side(meta.get("title", doc), doc=doc) for doc, meta in sorted(documents.items())]
+    return [Side(city, city=city) for city in cities] + plans
+
+
+def resolve_side(value: str, documents: dict[str, dict[str, str]]) -> Side:
+    """The side a user means: a city or its alias (kurume, 熊本, kouiki) or a document id."""
+    cleaned = value.strip()
+    city = resolve_city(cleaned)
+    for side in side_choices(documents):
+        if (side.city is not None and side.city == city) or side.doc == cleaned:
+            return side
+    known = ", ".join(s.key for s in side_choices(documents))
+    raise SideError(f"unknown side {value!r}: give a city (kurume, kumamoto, kouiki) or a document ({known})")
 
 
 @dataclass(frozen=True)
@@ -124,6 +185,8 @@ class Similarity:
     combined: float
     dense: float
     lexical: float
+    #: ``combined`` minus the two measures' mean blend with the measures of other plans.
+    contrast: float = 0.0
 
 
 class Aligner:
@@ -159,6 +222,8 @@ class Aligner:
         self.dense_weight = dense_weight
         self.dense_sim = self.dense @ self.dense.T
         self.lexical_sim = self.lexical @ self.lexical.T
+        self.dense_background = _background(self.dense_sim, self.units)
+        self.lexical_background = _background(self.lexical_sim, self.units)
 
     def unit_of(self, chunk_index: int) -> Unit | None:
         unit = self._by_chunk.get(chunk_index)
@@ -167,18 +232,29 @@ class Aligner:
     def similarity(self, a: int, b: int, dense_weight: float | None = None) -> Similarity:
         weight = self.dense_weight if dense_weight is None else dense_weight
         dense, lexical = float(self.dense_sim[a, b]), float(self.lexical_sim[a, b])
-        return Similarity(combined=weight * dense + (1 - weight) * lexical, dense=dense, lexical=lexical)
+        combined = weight * dense + (1 - weight) * lexical
+        return Similarity(combined=combined, dense=dense, lexical=lexical,
+                          contrast=combined - (self.background(a, weight) + self.background(b, weight)) / 2)
 
-    def combined_row(self, a: int) -> np.ndarray:
-        return self.dense_weight * self.dense_sim[a] + (1 - self.dense_weight) * self.lexical_sim[a]
+    def background(self, a: int, weight: float | None = None) -> float:
+        """The unit's mean blended similarity with the measures of other plans."""
+        weight = self.dense_weight if weight is None else weight
+        return weight * float(self.dense_background[a]) + (1 - weight) * float(self.lexical_background[a])
 
-    def units_of(self, side: str, docs: Sequence[str] | None = None) -> list[Unit]:
-        return [u for u in self.units if u.side == side and (docs is None or u.doc in docs)]
+    def contrast_row(self, a: int) -> np.ndarray:
+        w = self.dense_weight
+        combined = w * self.dense_sim[a] + (1 - w) * self.lexical_sim[a]
+        background = w * self.dense_background + (1 - w) * self.lexical_background
+        return combined - (background[a] + background) / 2
+
+    def units_of(self, side: Side | str, docs: Sequence[str] | None = None) -> list[Unit]:
+        chosen = side if isinstance(side, Side) else Side(side, city=side)
+        return [u for u in self.units if chosen.holds(u) and (docs is None or u.doc in docs)]
 
     def closest(self, unit: Unit, candidates: Sequence[Unit], n: int = 1) -> list[tuple[Unit, Similarity]]:
         if not candidates:
             return []
-        row = self.combined_row(unit.index)
+        row = self.contrast_row(unit.index)
         ranked = sorted(candidates, key=lambda c: (-row[c.index], c.index))[:n]
         return [(c, self.similarity(unit.index, c.index)) for c in ranked]
 
@@ -186,6 +262,15 @@ class Aligner:
 def _unit_terms(terms: Terms, chunks: Sequence[Chunk], unit: Unit) -> list[str]:
     text = "\n".join([unit.heading_path[-1]] + [chunks[i].text for i in unit.chunk_ids])
     return [t for t in terms(text) if not t.isdigit() and len(t) > 1]
+
+
+def _background(similarity: np.ndarray, units: Sequence[Unit]) -> np.ndarray:
+    """Each unit's mean similarity with the units of other documents (its own plan's
+    neighbours are left out: they share its vocabulary by construction)."""
+    docs = np.array([u.doc for u in units])
+    other = docs[:, None] != docs[None, :]
+    counts = np.maximum(other.sum(axis=1), 1)
+    return np.asarray((similarity * other).sum(axis=1) / counts, dtype=np.float32)
 
 
 def _tfidf(documents: Sequence[set[str]]) -> np.ndarray:
@@ -211,50 +296,87 @@ def aligner_for(searcher: Searcher) -> Aligner:
 
 # ----------------------------------------------------------------------------- comparison
 
+#: How a pair reads in words, strongest first; below THRESHOLD a pair is 対応なし.
+STRONG_LABEL, PARTIAL_LABEL, NONE_LABEL = "強い対応", "部分的", "対応なし"
+
+
+def strength(similarity: Similarity, strong: float = STRONG, partial: float = THRESHOLD) -> str:
+    """強い対応 / 部分的 / 対応なし for a pair's contrast (thresholds from the labelled pairs)."""
+    if similarity.contrast >= strong:
+        return STRONG_LABEL
+    return PARTIAL_LABEL if similarity.contrast >= partial else NONE_LABEL
+
 
 @dataclass(frozen=True)
 class Measure:
-    """A measure as the comparison shows it: its unit, retrieval score and KPIs."""
+    """A measure as the comparison shows it: its unit, retrieval score, KPIs and first line of body."""
 
     unit: Unit
     score: float
     kpis: tuple[Kpi, ...] = ()
     retrieved: bool = True
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    """A measure of the right side that answers a row's left measure."""
+
+    measure: Measure
+    similarity: Similarity
+    strength: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the memo: a left measure and its counterparts on the right, best first."""
+
+    measure: Measure
+    counterparts: tuple[Counterpart, ...]
 
 
 @dataclass(frozen=True)
 class Pair:
-    kurume: Measure
-    kumamoto: Measure
+    """A row flattened to one counterpart (CSV and JSON want one line per pair)."""
+
+    left: Measure
+    right: Measure
     similarity: Similarity
+    strength: str
 
 
 @dataclass
 class Comparison:
     query: str
-    kurume: list[Measure]
-    kumamoto: list[Measure]
-    pairs: list[Pair]
-    only_kurume: list[Measure]
-    only_kumamoto: list[Measure]
+    left: Side
+    right: Side
+    left_measures: list[Measure]
+    right_measures: list[Measure]
+    rows: list[Row]
+    only_left: list[Measure]
+    only_right: list[Measure]
     threshold: float = THRESHOLD
+    strong: float = STRONG
     dense_weight: float = DENSE_WEIGHT
     documents: dict[str, dict[str, str]] = field(default_factory=dict)
     #: The topic shares no word with the plans (kb.search.floor): nothing is listed or paired.
     no_clear_match: bool = False
 
+    @property
+    def pairs(self) -> list[Pair]:
+        return [Pair(row.measure, c.measure, c.similarity, c.strength) for row in self.rows for c in row.counterparts]
 
-def _retrieve(searcher: Searcher, aligner: Aligner, query: str, side: str, k: int, candidates: int,
-              relative_cut: float) -> list[tuple[Unit, float]]:
+
+def _retrieve(searcher: Searcher, aligner: Aligner, query: str, side: Side, members: set[int], k: int,
+              candidates: int, relative_cut: float) -> list[tuple[Unit, float]]:
     """The side's measures and goals for the query, best first, each unit once.
 
     The search runs over all of the side's chunks (so its scores are on the same scale
-    as ``kb search``) and keeps the measure and goal units. A unit stays if it scores at
-    least ``relative_cut`` of the side's best. Kurume's three plans are searched
-    together; when a side has several plans, none may fill more than half the list
-    while another has units above the cut.
+    as ``kb search``) and keeps the measure and goal units of ``members``. A unit stays
+    if it scores at least ``relative_cut`` of the side's best. When a side has several
+    plans, none may fill more than half the list while another has units above the cut.
     """
-    result = _unmerged(searcher).search(query, k=candidates, filters=Filters(city=side))
+    result = _unmerged(searcher).search(query, k=candidates, filters=side.filters)
     best: dict[int, float] = {}
     for hit in result.hits:
         # A hit may stand for several adjacent chunks merged by the search (hit.merged):
@@ -262,7 +384,7 @@ def _retrieve(searcher: Searcher, aligner: Aligner, query: str, side: str, k: in
         for chunk_id in (hit.chunk.id, *hit.merged):
             position = aligner.positions.get(chunk_id)
             unit = aligner.unit_of(position) if position is not None else None
-            if unit is not None and hit.score > best.get(unit.index, float("-inf")):
+            if unit is not None and unit.index in members and hit.score > best.get(unit.index, float("-inf")):
                 best[unit.index] = hit.score
     if not best:
         return []
@@ -295,72 +417,121 @@ def _unmerged(searcher: Searcher) -> Searcher:
     return twin
 
 
+_SUMMARY_LIMIT = 90
+
+
+def summary_line(unit: Unit, chunks: Sequence[Chunk]) -> str:
+    """The first line of the measure's body that is not its heading, cut to one line."""
+    heading = clean_title(unit.heading_path[-1])
+    for chunk_id in unit.chunk_ids:
+        for line in chunks[chunk_id].text.splitlines():
+            text = clean_title(line).lstrip("・●○■□◆◇")
+            if len(text) >= 6 and text not in heading and not any(text in h for h in unit.heading_path):
+                return text if len(text) <= _SUMMARY_LIMIT else text[: _SUMMARY_LIMIT - 1] + "…"
+    return ""
+
+
 def _measure(unit: Unit, score: float, kpis: Sequence[Kpi], aligner: Aligner, retrieved: bool = True) -> Measure:
     primary = aligner.chunks[unit.chunk_ids[0]]
-    return Measure(unit=unit, score=score, kpis=tuple(kpis_for_chunk(primary, kpis)), retrieved=retrieved)
+    return Measure(unit=unit, score=score, kpis=tuple(kpis_for_chunk(primary, kpis)), retrieved=retrieved,
+                   summary=summary_line(unit, aligner.chunks))
+
+
+def side_members(aligner: Aligner, left: Side, right: Side) -> tuple[set[int], set[int]]:
+    """The units of each side; a unit both sides hold (久留米市 × 広域) goes to the narrower
+    side, so no measure is compared with itself."""
+    a = {u.index for u in aligner.units if left.holds(u)}
+    b = {u.index for u in aligner.units if right.holds(u)}
+    shared = a & b
+    if len(a) >= len(b):
+        a -= shared
+    else:
+        b -= shared
+    return a, b
 
 
 def compare(
     searcher: Searcher,
     query: str,
     *,
+    left: Side = LEFT,
+    right: Side = RIGHT,
     kpis: Sequence[Kpi] = (),
     k: int = 8,
     candidates: int = 80,
     threshold: float = THRESHOLD,
+    strong: float = STRONG,
     relative_cut: float = RELATIVE_CUT,
 ) -> Comparison:
-    """Both cities' measures for ``query``, paired by meaning, with their KPIs.
+    """Both sides' measures for ``query`` as a memo: one row per left measure with its
+    counterparts on the right, and what only one side does.
 
     A topic with no clear match in the plans (nonsense, a word they never use) gets no
-    measures and no pairs: pairing the nearest noise of each city would look like an answer.
+    measures and no pairs: pairing the nearest noise of each side would look like an answer.
     """
+    if left == right:
+        raise SideError(f"compare two different sides (both are {left.label})")
+    empty = Comparison(query=query, left=left, right=right, left_measures=[], right_measures=[], rows=[],
+                       only_left=[], only_right=[], threshold=threshold, strong=strong,
+                       documents=dict(searcher.index.documents))
     if searcher.search(query, k=1).no_clear_match:
-        return Comparison(query=query, kurume=[], kumamoto=[], pairs=[], only_kurume=[], only_kumamoto=[],
-                          threshold=threshold, documents=dict(searcher.index.documents), no_clear_match=True)
+        empty.no_clear_match = True
+        return empty
     aligner = aligner_for(searcher)
-    sides = {side: _retrieve(searcher, aligner, query, side, k, candidates, relative_cut) for side in SIDES}
-    measures = {side: [_measure(u, s, kpis, aligner) for u, s in found] for side, found in sides.items()}
-    retrieved = {side: {m.unit.index: m for m in ms} for side, ms in measures.items()}
+    empty.dense_weight = aligner.dense_weight
+    members = side_members(aligner, left, right)
+    found = [_retrieve(searcher, aligner, query, side, m, k, candidates, relative_cut)
+             for side, m in zip((left, right), members, strict=True)]
+    lefts = [_measure(u, s, kpis, aligner) for u, s in found[0]]
+    rights = [_measure(u, s, kpis, aligner) for u, s in found[1]]
+    everyone = [[aligner.units[i] for i in sorted(m)] for m in members]
+    judged = {"strong": strong, "partial": threshold}
 
-    pairs: dict[tuple[int, int], Pair] = {}
-    matched: dict[str, set[int]] = {side: set() for side in SIDES}
-    for side in SIDES:
-        other = KUMAMOTO if side == KURUME else KURUME
-        everyone = aligner.units_of(other)
-        for measure in measures[side]:
-            listed = [m.unit for m in measures[other]]
-            best_listed = aligner.closest(measure.unit, listed, 1)
-            best_all = aligner.closest(measure.unit, everyone, 1)
-            choice = None
-            if best_listed and best_listed[0][1].combined >= threshold:
-                choice = best_listed[0]
-            elif best_all and best_all[0][1].combined >= threshold:
-                choice = best_all[0]
-            if choice is None:
-                continue
-            partner_unit, similarity = choice
-            partner = retrieved[other].get(partner_unit.index) or _measure(
-                partner_unit, 0.0, kpis, aligner, retrieved=False)
-            kurume, kumamoto = (measure, partner) if side == KURUME else (partner, measure)
-            key = (kurume.unit.index, kumamoto.unit.index)
-            pairs.setdefault(key, Pair(kurume=kurume, kumamoto=kumamoto, similarity=similarity))
-            matched[side].add(measure.unit.index)
-    # Rows read as "this Kurume measure ↔ its Kumamoto counterparts": grouped by the
-    # Kurume measure in retrieval order (counterparts found from the Kumamoto side last).
-    rank = {m.unit.index: r for r, m in enumerate(measures[KURUME])}
-    ordered = sorted(pairs.values(), key=lambda p: (rank.get(p.kurume.unit.index, len(rank)),
-                                                   p.kurume.unit.index, -p.similarity.combined))
-    return Comparison(
-        query=query,
-        kurume=measures[KURUME],
-        kumamoto=measures[KUMAMOTO],
-        pairs=ordered,
-        only_kurume=[m for m in measures[KURUME] if m.unit.index not in matched[KURUME]],
-        only_kumamoto=[m for m in measures[KUMAMOTO] if m.unit.index not in matched[KUMAMOTO]],
-        threshold=threshold,
-        dense_weight=aligner.dense_weight,
-        documents=dict(searcher.index.documents),
+    def counterpart(unit: Unit, partner: Measure, outside: bool = False) -> Counterpart | None:
+        """A counterpart, or None below 部分的; outside the top results (※) only a
+        強い対応 counts: the topic did not bring it up, so near-the-line is noise."""
+        similarity = aligner.similarity(unit.index, partner.unit.index)
+        label = strength(similarity, **judged)
+        if label == NONE_LABEL or (outside and label != STRONG_LABEL):
+            return None
+        return Counterpart(partner, similarity, label)
+
+    rows: dict[int, list[Counterpart]] = {}
+    extra: dict[int, Measure] = {}  # left units outside the top results that a right measure points to
+    for measure in lefts:
+        found_here = [c for r in rights if (c := counterpart(measure.unit, r)) is not None]
+        if not found_here:  # the closest anywhere on the right, marked ※
+            best = aligner.closest(measure.unit, everyone[1], 1)
+            if best:
+                c = counterpart(measure.unit, _measure(best[0][0], 0.0, kpis, aligner, retrieved=False), outside=True)
+                found_here = [c] if c is not None else []
+        rows[measure.unit.index] = found_here
+    listed = {m.unit.index for m in lefts}
+    for measure in rights:
+        if any(c.measure.unit.index == measure.unit.index for cs in rows.values() for c in cs):
+            continue
+        best = aligner.closest(measure.unit, everyone[0], 1)
+        if not best:
+            continue
+        unit = best[0][0]
+        c = counterpart(unit, measure, outside=unit.index not in listed)
+        if c is None:
+            continue
+        if unit.index not in listed:
+            extra.setdefault(unit.index, _measure(unit, 0.0, kpis, aligner, retrieved=False))
+        rows.setdefault(unit.index, []).append(c)
+    ordered = [*lefts, *extra.values()]
+    memo = [Row(m, tuple(sorted(rows[m.unit.index], key=lambda c: -c.similarity.contrast)[:COUNTERPARTS]))
+            for m in ordered if rows.get(m.unit.index)]
+    shown = {c.measure.unit.index for row in memo for c in row.counterparts}
+    return replace(
+        empty,
+        left_measures=lefts,
+        right_measures=rights,
+        rows=memo,
+        only_left=[m for m in lefts if not rows.get(m.unit.index)],
+        only_right=[m for m in rights if m.unit.index not in shown
+                    and not any(c.measure.unit.index == m.unit.index for cs in rows.values() for c in cs)],
     )
 
 
@@ -409,7 +580,8 @@ def cross_reference(
     source_doc = strategy_doc(searcher, source_city)
     target_city = KUMAMOTO if source_city == KURUME else KURUME
     targets = [u for u in aligner.units_of(target_city) if not u.is_narrative]
-    target_docs = tuple(sorted({u.doc for u in targets}, key=_plan_order))
+    documents = dict(searcher.index.documents)
+    target_docs = tuple(sorted({u.doc for u in targets}, key=lambda d: _plan_order(d, documents)))
     per_doc = source_city == KUMAMOTO
     rows = []
     for unit in aligner.units_of(source_city, [source_doc]):
@@ -426,12 +598,14 @@ def cross_reference(
         ))
     rows.sort(key=lambda r: r.source.unit.line_start)
     return CrossReference(source_city=source_city, source_doc=source_doc, target_docs=target_docs, rows=rows,
-                          per_doc=per_doc, threshold=threshold, documents=dict(searcher.index.documents))
+                          per_doc=per_doc, threshold=threshold, documents=documents)
 
 
-def _plan_order(doc: str) -> tuple[int, str]:
-    """Kurume's plans in the order planners name them: strategy, comprehensive plan, vision."""
-    for rank, word in enumerate(("sousei", "mirai", "kouiki")):
-        if word in doc:
-            return rank, doc
-    return 9, doc
+#: Plans in the order planners name them: strategy, comprehensive plan, wide-area vision.
+PLAN_ORDER = ("地方創生総合戦略", "総合計画", "連携中枢都市圏ビジョン")
+
+
+def _plan_order(doc: str, documents: dict[str, dict[str, str]]) -> tuple[int, str]:
+    """Sort key by the manifest's ``kind`` (not the file name, so added plans sort too)."""
+    kind = documents.get(doc, {}).get("kind", "")
+    return (PLAN_ORDER.index(kind) if kind in PLAN_ORDER else len(PLAN_ORDER)), doc

@@ -12,7 +12,18 @@ import io
 import re
 from collections.abc import Callable, Sequence
 
-from kb.compare.align import Comparison, CrossReference, Measure, Similarity, clean_title
+from kb.compare.align import (
+    NONE_LABEL,
+    PARTIAL_LABEL,
+    STRONG_LABEL,
+    Comparison,
+    Counterpart,
+    CrossReference,
+    Measure,
+    Side,
+    Similarity,
+    clean_title,
+)
 from kb.domain import ChunkKind, SourceSpan
 from kb.ingest.corpus import KUMAMOTO, KURUME
 from kb.kpi.extract import Kpi
@@ -26,8 +37,6 @@ PLAN_NAMES = {
 }
 #: KPIs shown per measure in a table cell; the detail list shows all.
 CELL_KPIS = 3
-#: A Kurume measure with several counterparts is written once; the rows below say 〃.
-SAME_AS_ABOVE = "〃"
 
 Link = Callable[[str, int, int], str]
 
@@ -88,49 +97,63 @@ def measure_cell(measure: Measure, documents: dict[str, dict[str, str]], link: L
             + f"<br>{link(unit.doc, unit.line_start, unit.line_end)}")
 
 
+def side_name(side: Side, documents: dict[str, dict[str, str]]) -> str:
+    """A city as its name, a plan as its short name (久留米市 総合計画)."""
+    return plan_name(side.doc, documents) if side.doc else side.label
+
+
+def strength_note(comparison: Comparison) -> str:
+    """The words for a pair's strength and where they start, for the memo's header."""
+    return (f"{STRONG_LABEL}: 対比 {comparison.strong:.3f} 以上 / {PARTIAL_LABEL}: {comparison.threshold:.3f} 以上 / "
+            f"{NONE_LABEL}: それ未満。対比 = 類似度（{comparison.dense_weight:.2f}×意味 + "
+            f"{1 - comparison.dense_weight:.2f}×語の重なり）− 両施策の他計画との平均類似度。"
+            "しきい値はラベル付きの施策ペアで F0.5（適合率を重視）により決定。")
+
+
+def _counterpart_text(c: Counterpart, docs: dict[str, dict[str, str]], link: Link) -> str:
+    summary = f"<br>{_md(c.measure.summary)}" if c.measure.summary else ""
+    kpis = f"<br>{_kpi_cell(c.measure.kpis)}" if c.measure.kpis else ""
+    return (f"**{c.strength}**（対比 {c.similarity.contrast:+.3f}・類似度 {c.similarity.combined:.3f}） "
+            + measure_cell(c.measure, docs, link) + summary + kpis)
+
+
 def comparison_markdown(comparison: Comparison, link: Link = _plain_link) -> str:
+    """The comparison as a memo: one row per left measure with its counterparts inside it."""
     docs = comparison.documents
+    left, right = side_name(comparison.left, docs), side_name(comparison.right, docs)
     out = [
         f"# 比較 / Comparison: {comparison.query}",
         "",
-        ("久留米市（総合戦略・総合計画・広域ビジョン） × 熊本市（第2期総合戦略）。"
-        f"類似度 = {comparison.dense_weight:.1f}×意味（埋め込み）+ {1 - comparison.dense_weight:.1f}×語の重なり（見出し語）。"
-        f"{comparison.threshold:.3f} 以上を「同じテーマ」と判定（ラベル付きの施策ペアで F1 最大化により決定）。"),
+        f"{left} × {right}。{strength_note(comparison)}",
         "",
-        f"## 対応する施策 / Matched measures ({len(comparison.pairs)})",
+        f"## 対応する施策 / Matched measures ({len(comparison.rows)})",
         "",
     ]
     if comparison.no_clear_match:
         out[-2:-2] = [("関連の薄い結果です / No clear match: 話題の言葉が計画書に見当たりません "
                       "(no word of the topic occurs in the plans)."), ""]
-    if comparison.pairs:
-        out += ["| 類似度 | 久留米市 | 久留米市のKPI | 熊本市 | 熊本市のKPI |", "|---:|---|---|---|---|"]
-        previous = None
-        for pair in comparison.pairs:
-            same = previous is not None and previous.kurume.unit.index == pair.kurume.unit.index
-            kurume = (SAME_AS_ABOVE, SAME_AS_ABOVE) if same else (
-                measure_cell(pair.kurume, docs, link), _kpi_cell(pair.kurume.kpis))
-            out.append(
-                f"| {pair.similarity.combined:.3f} | {kurume[0]} | {kurume[1]} "
-                f"| {measure_cell(pair.kumamoto, docs, link)} | {_kpi_cell(pair.kumamoto.kpis)} |"
-            )
-            previous = pair
-        if any(not p.kurume.retrieved or not p.kumamoto.retrieved for p in comparison.pairs):
-            out += ["", "※ 検索結果の上位にはないが、相手都市の施策に最も近い施策 / closest counterpart outside the top results."]
+    if comparison.rows:
+        out += [f"| {left} | {left}のKPI | {right}の対応 |", "|---|---|---|"]
+        for row in comparison.rows:
+            summary = f"<br>{_md(row.measure.summary)}" if row.measure.summary else ""
+            counterparts = "<br><br>".join(_counterpart_text(c, docs, link) for c in row.counterparts)
+            out.append(f"| {measure_cell(row.measure, docs, link)}{summary} | {_kpi_cell(row.measure.kpis)} "
+                       f"| {counterparts} |")
+        if any(not r.measure.retrieved or any(not c.measure.retrieved for c in r.counterparts) for r in comparison.rows):
+            out += ["", "※ 検索結果の上位にはないが、相手側の施策に最も近い施策 / closest counterpart outside the top results."]
     else:
-        out.append("対応する施策はありません / no pair reaches the threshold.")
-    for title, measures in (
-        ("久留米市のみ / Only in Kurume", comparison.only_kurume),
-        ("熊本市のみ / Only in Kumamoto", comparison.only_kumamoto),
-    ):
-        out += ["", f"## {title} ({len(measures)})", ""]
+        out.append(f"対応する施策はありません / no pair reaches {PARTIAL_LABEL} ({comparison.threshold:.3f}).")
+    for name, measures in ((left, comparison.only_left), (right, comparison.only_right)):
+        out += ["", f"## {name}のみ / Only in {name} ({len(measures)})", ""]
         if not measures:
-            out.append("なし / none: every measure listed has a counterpart in the other city's plans.")
+            out.append("なし / none: every measure listed has a counterpart on the other side.")
             continue
-        out += ["| 施策 | KPI |", "|---|---|"]
-        out += [f"| {measure_cell(m, docs, link)} | {_kpi_cell(m.kpis)} |" for m in measures]
-    for city, measures in ((KURUME, comparison.kurume), (KUMAMOTO, comparison.kumamoto)):
-        out += ["", f"## {city}の施策（検索順） / {('Kurume' if city == KURUME else 'Kumamoto')} measures, by relevance", ""]
+        out.append(f"相手側のどの施策とも{PARTIAL_LABEL}（対比 {comparison.threshold:.3f}）に届かない施策 / "
+                   "no measure on the other side comes close.")
+        out += ["", "| 施策 | 本文 | KPI |", "|---|---|---|"]
+        out += [f"| {measure_cell(m, docs, link)} | {_md(m.summary) or '—'} | {_kpi_cell(m.kpis)} |" for m in measures]
+    for name, measures in ((left, comparison.left_measures), (right, comparison.right_measures)):
+        out += ["", f"## {name}の施策（検索順） / {name} measures, by relevance", ""]
         if not measures:
             out.append("該当なし / nothing found.")
         for number, measure in enumerate(measures, start=1):
@@ -148,22 +171,31 @@ def comparison_json(comparison: Comparison) -> dict:
         u = m.unit
         return {"name": u.name, "doc": u.doc, "city": u.city, "area": u.area, "kind": u.kind,
                 "heading_path": list(u.heading_path), "line_start": u.line_start, "line_end": u.line_end,
-                "score": round(m.score, 6), "retrieved": m.retrieved, "kpis": [k.to_json() for k in m.kpis]}
+                "summary": m.summary, "score": round(m.score, 6), "retrieved": m.retrieved,
+                "kpis": [k.to_json() for k in m.kpis]}
 
     def similarity(s: Similarity) -> dict:
-        return {"combined": round(s.combined, 4), "dense": round(s.dense, 4), "lexical": round(s.lexical, 4)}
+        return {"combined": round(s.combined, 4), "dense": round(s.dense, 4), "lexical": round(s.lexical, 4),
+                "contrast": round(s.contrast, 4)}
+
+    def side(s: Side) -> dict:
+        return {"label": s.label, "city": s.city, "doc": s.doc}
 
     return {
         "query": comparison.query,
+        "left": side(comparison.left),
+        "right": side(comparison.right),
         "no_clear_match": comparison.no_clear_match,
         "threshold": comparison.threshold,
+        "strong": comparison.strong,
         "dense_weight": comparison.dense_weight,
-        "kurume": [measure(m) for m in comparison.kurume],
-        "kumamoto": [measure(m) for m in comparison.kumamoto],
-        "pairs": [{"kurume": measure(p.kurume), "kumamoto": measure(p.kumamoto),
-                   "similarity": similarity(p.similarity)} for p in comparison.pairs],
-        "only_kurume": [measure(m) for m in comparison.only_kurume],
-        "only_kumamoto": [measure(m) for m in comparison.only_kumamoto],
+        "left_measures": [measure(m) for m in comparison.left_measures],
+        "right_measures": [measure(m) for m in comparison.right_measures],
+        "rows": [{"measure": measure(r.measure), "counterparts": [
+            {"measure": measure(c.measure), "strength": c.strength, "similarity": similarity(c.similarity)}
+            for c in r.counterparts]} for r in comparison.rows],
+        "only_left": [measure(m) for m in comparison.only_left],
+        "only_right": [measure(m) for m in comparison.only_right],
     }
 
 
@@ -177,19 +209,23 @@ def _csv_bytes(rows: Sequence[Sequence[object]]) -> bytes:
 def comparison_csv(comparison: Comparison) -> bytes:
     """One row per matched pair, then one per unmatched measure (UTF-8 with BOM for Excel)."""
     docs = comparison.documents
-    header = ["区分", "類似度", "久留米市 施策", "久留米市 計画", "久留米市 見出し", "久留米市 出典", "久留米市 KPI",
-              "熊本市 施策", "熊本市 計画", "熊本市 見出し", "熊本市 出典", "熊本市 KPI"]
+    left, right = side_name(comparison.left, docs), side_name(comparison.right, docs)
+    header = ["区分", "対応の強さ", "対比", "類似度"]
+    for name in (left, right):
+        header += [f"{name} 施策", f"{name} 計画", f"{name} 見出し", f"{name} 本文", f"{name} 出典", f"{name} KPI"]
 
     def cells(m: Measure | None) -> list[object]:
         if m is None:
-            return ["", "", "", "", ""]
+            return ["", "", "", "", "", ""]
         u = m.unit
-        return [u.name, plan_name(u.doc, docs), " › ".join(u.context), u.source, " / ".join(kpi_text(k) for k in m.kpis)]
+        return [u.name, plan_name(u.doc, docs), " › ".join(u.context), m.summary, u.source,
+                " / ".join(kpi_text(k) for k in m.kpis)]
 
     rows: list[list[object]] = [list(header)]
-    rows += [["対応", f"{p.similarity.combined:.3f}"] + cells(p.kurume) + cells(p.kumamoto) for p in comparison.pairs]
-    rows += [["久留米市のみ", ""] + cells(m) + cells(None) for m in comparison.only_kurume]
-    rows += [["熊本市のみ", ""] + cells(None) + cells(m) for m in comparison.only_kumamoto]
+    rows += [["対応", p.strength, f"{p.similarity.contrast:.3f}", f"{p.similarity.combined:.3f}"]
+             + cells(p.left) + cells(p.right) for p in comparison.pairs]
+    rows += [[f"{left}のみ", "", "", ""] + cells(m) + cells(None) for m in comparison.only_left]
+    rows += [[f"{right}のみ", "", "", ""] + cells(None) + cells(m) for m in comparison.only_right]
     return _csv_bytes(rows)
 
 
@@ -208,7 +244,7 @@ def cross_reference_markdown(reference: CrossReference, link: Link = _plain_link
     out = [f"# 相互参照 / Cross-reference: {source} → {target_city}", "",
            f"{source}の目標・施策ごとに、{target_city}の計画で最も近い施策"
            + ("（計画ごとに1件）" if reference.per_doc else f"（上位{len(reference.rows[0].matches) if reference.rows else 0}件）")
-           + f"。類似度 {reference.threshold:.3f} 以上は「同じテーマ」（✓）、未満は参考（–）。", ""]
+           + f"。対比 {reference.threshold:.3f} 以上は「同じテーマ」（✓）、未満は参考（–）。", ""]
     if reference.per_doc:
         columns = [plan_name(d, docs) for d in reference.target_docs]
     else:
@@ -218,7 +254,7 @@ def cross_reference_markdown(reference: CrossReference, link: Link = _plain_link
         unit = row.source.unit
         cells = []
         for match, similarity in row.matches:
-            flag = "✓" if similarity.combined >= reference.threshold else "–"
+            flag = "✓" if similarity.contrast >= reference.threshold else "–"
             cells.append(f"{flag} {similarity.combined:.3f} **{_md(match.unit.name)}**"
                          + (f"<br>{_md(' › '.join(match.unit.context[-1:]))}" if match.unit.context else "")
                          + f"<br>{link(match.unit.doc, match.unit.line_start, match.unit.line_end)}")
@@ -240,7 +276,7 @@ def cross_reference_csv(reference: CrossReference) -> bytes:
         line: list[object] = [_group_title(row.source) if unit.kind != ChunkKind.GOAL else "（目標）", unit.name, unit.source,
                               " / ".join(kpi_text(k) for k in row.source.kpis)]
         for match, similarity in row.matches:
-            line += [f"{similarity.combined:.3f}", "○" if similarity.combined >= reference.threshold else "",
+            line += [f"{similarity.combined:.3f}", "○" if similarity.contrast >= reference.threshold else "",
                      plan_name(match.unit.doc, docs), match.unit.name, " › ".join(match.unit.context), match.unit.source]
         rows.append(line)
     return _csv_bytes(rows)

@@ -1,4 +1,4 @@
-"""The 比較 / Compare tab: Kurume and Kumamoto side by side for one topic.
+"""The 比較 / Compare tab: two sides (cities or plans, default Kurume × Kumamoto) for one topic.
 
 :func:`add_compare_tab` is called by :mod:`kb.ui.blocks` inside its ``gr.Tabs``. The
 comparison itself is :func:`kb.compare.align.compare`; this module only turns it into HTML
@@ -15,9 +15,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-from kb.compare.align import Comparison, Measure, Pair
-from kb.compare.render import kpi_text, plan_name
+from kb.compare.align import LEFT, RIGHT, Comparison, Measure, Row, Side, resolve_side, side_choices
+from kb.compare.render import kpi_text, plan_name, side_name, strength_note
+from kb.compare.share import CompareState, decode, encode
 from kb.domain import SourceSpan
 from kb.errors import QueryError
 from kb.kpi.extract import Kpi
@@ -34,8 +36,6 @@ BUTTON = "比較する / Compare"
 EXAMPLES = ("若い女性の転出", "子育て支援", "新卒者の地元就職", "観光振興", "防災・災害への備え", "DX・デジタル化")
 K_LABEL = "各市の件数 / Measures per city"
 MATCHED = ("対応する施策", "Matched measures")
-ONLY_KURUME = ("久留米市のみ", "Only in Kurume")
-ONLY_KUMAMOTO = ("熊本市のみ", "Only in Kumamoto")
 LISTS = ("検索された施策（関連順）", "Measures found, most relevant first")
 NOTHING = "該当なし / none"
 OUTSIDE = "※ 検索上位外の対応施策 / counterpart outside the top results"
@@ -94,9 +94,9 @@ def _link(query: str, doc: str, start: int, end: int) -> str:
     return f'<a href="{esc(href)}" target="_blank" rel="noopener" title="原文を見る / View source">{esc(label)}</a>'
 
 
-def measure_card(measure: Measure, comparison: Comparison) -> str:
+def measure_card(measure: Measure, comparison: Comparison, note: str = "") -> str:
     unit = measure.unit
-    side = "kbc-kurume" if unit.side == "久留米市" else "kbc-kumamoto"
+    side = "kbc-kumamoto" if comparison.right.holds(unit) and not comparison.left.holds(unit) else "kbc-kurume"
     where = " › ".join([plan_name(unit.doc, comparison.documents), *unit.context])
     mark = " ※" if not measure.retrieved else ""
     kpis = "".join(
@@ -106,18 +106,20 @@ def measure_card(measure: Measure, comparison: Comparison) -> str:
     return (
         f'<div class="kbc-card {side}"><div class="kbc-name">{esc(unit.name)}{mark}</div>'
         f'<div class="kbc-where">{esc(where)} · {_link(comparison.query, unit.doc, unit.line_start, unit.line_end)}</div>'
+        + (f'<div class="kbc-note">{esc(note)}</div>' if note else "")
+        + (f'<div>{esc(measure.summary)}</div>' if measure.summary else "")
         + (f'<ul class="kbc-kpis">{kpis}</ul>' if kpis else "")
         + "</div>"
     )
 
 
-def _pair_row(pair: Pair, comparison: Comparison, previous: Pair | None = None) -> str:
-    """One row; a Kurume measure already shown in the row above is not repeated (〃)."""
-    repeated = previous is not None and previous.kurume.unit.index == pair.kurume.unit.index
-    left = f'<div class="kbc-same">〃 {esc(SAME)}</div>' if repeated else measure_card(pair.kurume, comparison)
-    return (left
-            + f'<div class="kbc-score" title="類似度 / similarity">{pair.similarity.combined:.3f}</div>'
-            + measure_card(pair.kumamoto, comparison))
+def _memo_row(row: Row, comparison: Comparison) -> str:
+    """One left measure and, in the same row, its counterparts on the right (best first)."""
+    right = "".join(
+        measure_card(c.measure, comparison,
+                     f"{c.strength}（対比 {c.similarity.contrast:+.3f}・類似度 {c.similarity.combined:.3f}）")
+        for c in row.counterparts)
+    return measure_card(row.measure, comparison) + f'<div class="kbc-list">{right}</div>'
 
 
 def _list(measures: Sequence[Measure], comparison: Comparison) -> str:
@@ -134,24 +136,25 @@ def _heading(pair: tuple[str, str], count: int | None = None) -> str:
 def comparison_html(comparison: Comparison) -> str:
     """The whole comparison: matched pairs in two columns, then what only one city does,
     then each city's measures for the topic; every plan text and query is escaped."""
-    heads = ('<div class="kbc-head kbc-kurume">久留米市 / Kurume（総合戦略・総合計画・広域ビジョン）</div>',
-             '<div class="kbc-head kbc-kumamoto">熊本市 / Kumamoto（第2期総合戦略）</div>')
-    parts = ['<div class="kbc">', f'<div class="kbc-note">{esc(HOW.format(threshold=comparison.threshold))}</div>',
-             _heading(MATCHED, len(comparison.pairs))]
-    if comparison.pairs:
-        rows = [_pair_row(p, comparison, comparison.pairs[i - 1] if i else None) for i, p in enumerate(comparison.pairs)]
-        parts.append(f'<div class="kbc-grid">{heads[0]}<div></div>{heads[1]}' + "".join(rows) + "</div>")
-        if any(not (p.kurume.retrieved and p.kumamoto.retrieved) for p in comparison.pairs):
+    names = [side_name(s, comparison.documents) for s in (comparison.left, comparison.right)]
+    heads = (f'<div class="kbc-head kbc-kurume">{esc(names[0])}</div>',
+             f'<div class="kbc-head kbc-kumamoto">{esc(names[1])}</div>')
+    parts = ['<div class="kbc">', f'<div class="kbc-note">{esc(strength_note(comparison))}</div>',
+             _heading(MATCHED, len(comparison.rows))]
+    if comparison.rows:
+        rows = [_memo_row(r, comparison) for r in comparison.rows]
+        parts.append(f'<div class="kbc-two">{heads[0]}{heads[1]}' + "".join(rows) + "</div>")
+        if any(not (p.left.retrieved and p.right.retrieved) for p in comparison.pairs):
             parts.append(f'<div class="kbc-note">{esc(OUTSIDE)}</div>')
     else:
         parts.append(f'<div class="kbc-note">{esc(NOTHING)}</div>')
-    parts.append('<div class="kbc-two"><div>' + _heading(ONLY_KURUME, len(comparison.only_kurume))
-                 + _list(comparison.only_kurume, comparison) + "</div><div>"
-                 + _heading(ONLY_KUMAMOTO, len(comparison.only_kumamoto))
-                 + _list(comparison.only_kumamoto, comparison) + "</div></div>")
+    parts.append('<div class="kbc-two"><div>' + _heading((f"{names[0]}のみ", f"Only in {names[0]}"), len(comparison.only_left))
+                 + _list(comparison.only_left, comparison) + "</div><div>"
+                 + _heading((f"{names[1]}のみ", f"Only in {names[1]}"), len(comparison.only_right))
+                 + _list(comparison.only_right, comparison) + "</div></div>")
     parts.append(_heading(LISTS))
-    parts.append(f'<div class="kbc-two"><div>{heads[0]}{_list(comparison.kurume, comparison)}</div>'
-                 f'<div>{heads[1]}{_list(comparison.kumamoto, comparison)}</div></div>')
+    parts.append(f'<div class="kbc-two"><div>{heads[0]}{_list(comparison.left_measures, comparison)}</div>'
+                 f'<div>{heads[1]}{_list(comparison.right_measures, comparison)}</div></div>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -172,8 +175,17 @@ def _downloads(comparison: Comparison, workdir: Path | None) -> tuple[str, str]:
     return str(folder / f"{name}.csv"), str(folder / f"{name}.md")
 
 
+def side_options(searcher: Searcher | None) -> list[tuple[str, str]]:
+    """(label, key) for the side dropdowns: the index's cities, then its plans."""
+    if searcher is None:
+        return [(LEFT.label, LEFT.key), (RIGHT.label, RIGHT.key)]
+    documents = dict(searcher.index.documents)
+    return [(side_name(s, documents) if s.doc else s.label, s.key) for s in side_choices(documents)]
+
+
 def compare_view(
-    searcher: Searcher | None, query: str, kpis: Sequence[Kpi], k: int, workdir: Path | None = None
+    searcher: Searcher | None, query: str, kpis: Sequence[Kpi], k: int, workdir: Path | None = None,
+    left: str = LEFT.key, right: str = RIGHT.key,
 ) -> tuple[str, tuple[str, str] | None]:
     """The tab's HTML for one comparison and its CSV/Markdown files (None when there is none).
 
@@ -185,7 +197,9 @@ def compare_view(
     if searcher is None:
         return message_html(NO_INDEX), None
     try:
-        comparison = compare(searcher, query, kpis=kpis, k=k)
+        documents = dict(searcher.index.documents)
+        sides: list[Side] = [resolve_side(left or LEFT.key, documents), resolve_side(right or RIGHT.key, documents)]
+        comparison = compare(searcher, query, left=sides[0], right=sides[1], kpis=kpis, k=k)
     except QueryError as exc:
         return message_html(f"比較できません / Cannot compare: {exc}"), None
     return comparison_html(comparison), _downloads(comparison, workdir)
@@ -209,6 +223,11 @@ def add_compare_tab(service: SearchService) -> None:
             examples = gr.Examples(examples=[[e] for e in EXAMPLES], inputs=[topic], label="比較の例 / Examples")
             k = gr.Slider(2, 15, value=8, step=1, label=K_LABEL, elem_id="kb-compare-k")
         with gr.Row():
+            options = side_options(service.searcher)
+            left = gr.Dropdown(options, value=LEFT.key, label="左 / Left", elem_id="kb-compare-left")
+            right = gr.Dropdown(options, value=RIGHT.key, label="右 / Right", elem_id="kb-compare-right")
+        link = gr.Markdown("", elem_id="kb-compare-link")
+        with gr.Row():
             csv_file = gr.DownloadButton("CSVで保存 / Download CSV", visible=False, size="sm", scale=0,
                                          elem_id="kb-compare-csv")
             md_file = gr.DownloadButton("Markdownで保存 / Download Markdown", visible=False, size="sm", scale=0,
@@ -216,15 +235,25 @@ def add_compare_tab(service: SearchService) -> None:
         result = gr.HTML(message_html("テーマを入力して「比較する」を押してください。 / Type a topic and press Compare."),
                          css_template=CSS, js_on_load=None, elem_id="kb-compare-result")
 
-        def on_compare(query: str, n: float) -> list[Any]:
-            shown, files = compare_view(service.searcher, query, service.kpi_records, int(n), service.workdir)
+        def on_compare(query: str, n: float, a: str, b: str) -> list[Any]:
+            shown, files = compare_view(service.searcher, query, service.kpi_records, int(n), service.workdir, a, b)
+            share = f"共有リンク / Share: [{encode(CompareState(query, a, b))}]({encode(CompareState(query, a, b))})"
             if files is None:
                 hidden = gr.update(visible=False)
-                return [shown, hidden, hidden]
-            return [shown, gr.update(value=files[0], visible=True), gr.update(value=files[1], visible=True)]
+                return [shown, hidden, hidden, ""]
+            return [shown, gr.update(value=files[0], visible=True), gr.update(value=files[1], visible=True), share]
 
-        options: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": SEARCH_CONCURRENCY,
-                                   "api_visibility": "private", "show_progress_on": [result]}
+        def on_load(request: gr.Request) -> list[Any]:
+            """A shared ``?tab=compare&topic=…&left=…&right=…`` link fills the tab."""
+            params = dict(getattr(request, "query_params", {}) or {})
+            state = decode(urlencode(list(params.items()))) or CompareState()
+            return [state.topic, state.left, state.right]
+
+        events: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": SEARCH_CONCURRENCY,
+                                  "api_visibility": "private", "show_progress_on": [result]}
+        outputs = [result, csv_file, md_file, link]
         for trigger in (topic.submit, button.click):
-            trigger(on_compare, inputs=[topic, k], outputs=[result, csv_file, md_file], **options)
-        examples.load_input_event.then(on_compare, inputs=[topic, k], outputs=[result, csv_file, md_file], **options)
+            trigger(on_compare, inputs=[topic, k, left, right], outputs=outputs, **events)
+        examples.load_input_event.then(on_compare, inputs=[topic, k, left, right], outputs=outputs, **events)
+        if gr.context.Context.root_block is not None:
+            gr.context.Context.root_block.load(on_load, inputs=None, outputs=[topic, left, right])
