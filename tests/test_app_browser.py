@@ -253,3 +253,14 @@ def test_phone_shows_results_after_enter_and_source_as_an_overlay(browser, app_u
         assert page.locator(".kb-card").count() >= 1
     finally:
         context.close()
+
+
+def test_a_shared_compare_url_opens_the_comparison(page, app_url):
+    from urllib.parse import urlencode
+
+    page.goto(app_url + "?" + urlencode({"tab": "compare", "topic": "子育て支援", "left": "熊本市", "right": "広域"}))
+    page.wait_for_selector("#kb-compare-result .kbc-card", timeout=60_000)
+    assert page.locator("#kb-compare-query textarea, #kb-compare-query input").first.input_value() == "子育て支援"
+    text = page.locator("#kb-compare-result").inner_text()
+    assert "熊本市" in text and "広域" in text
+    assert "tab=compare" in page.locator("#kb-compare-link").inner_text()

@@ -70,10 +70,18 @@ def build_app(service: SearchService) -> gr.Blocks:
     """The whole page: header, 検索 / Search and 比較 / Compare tabs, JSON API."""
     with gr.Blocks(title=L.TITLE, analytics_enabled=False, delete_cache=(3600, 7200)) as demo:
         gr.HTML(_header_html(service), elem_id="kb-header", js_on_load=None)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab(L.SEARCH_TAB, id="search"):
                 _search_tab(service, demo)
-            add_compare_tab(service)
+            compare_tab = add_compare_tab(service)
+
+        def open_shared_comparison(n: float, request: gr.Request) -> list[Any]:
+            return compare_tab.from_url(dict(request.query_params) if request else {}, n)
+
+        # Outputs: the tab's topic and sides, the Tabs (to select 比較 / Compare), its result.
+        outputs = compare_tab.outputs[:3] + [tabs] + compare_tab.outputs[3:]
+        demo.load(open_shared_comparison, inputs=compare_tab.inputs, outputs=outputs,
+                  **{**compare_tab.events, "show_progress": "hidden", "show_progress_on": None})
 
         def search(query: str, city: str = "", doc: str = "", goal: str = "", k: int = DEFAULT_K) -> dict:
             """Search the plans; returns the JSON contract of `kb search --json` (or an error)."""

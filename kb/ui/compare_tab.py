@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import html
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -205,7 +206,17 @@ def compare_view(
     return comparison_html(comparison), _downloads(comparison, workdir)
 
 
-def add_compare_tab(service: SearchService) -> None:
+@dataclass(frozen=True)
+class CompareTab:
+    """What kb.ui.blocks needs to open this tab from a shared link on page load."""
+
+    inputs: list[Any]
+    outputs: list[Any]
+    from_url: Callable[[dict[str, str], float], list[Any]]
+    events: dict[str, Any]
+
+
+def add_compare_tab(service: SearchService) -> CompareTab:
     """Build the tab's components inside the caller's ``gr.Tabs`` context.
 
     The service is asked for its searcher and KPIs at every comparison, so an index
@@ -243,11 +254,13 @@ def add_compare_tab(service: SearchService) -> None:
                 return [shown, hidden, hidden, ""]
             return [shown, gr.update(value=files[0], visible=True), gr.update(value=files[1], visible=True), share]
 
-        def on_load(request: gr.Request) -> list[Any]:
-            """A shared ``?tab=compare&topic=…&left=…&right=…`` link fills the tab."""
-            params = dict(getattr(request, "query_params", {}) or {})
-            state = decode(urlencode(list(params.items()))) or CompareState()
-            return [state.topic, state.left, state.right]
+        def from_url(params: dict[str, str], n: float) -> list[Any]:
+            """A shared ``?tab=compare&topic=…&left=…&right=…`` link opens this tab, fills it and compares."""
+            state = decode(urlencode(list(params.items())))
+            if state is None:
+                return [gr.skip()] * 8
+            shown = on_compare(state.topic, n, state.left, state.right) if state.topic.strip() else [gr.skip()] * 4
+            return [state.topic, state.left, state.right, gr.Tabs(selected="compare"), *shown]
 
         events: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": SEARCH_CONCURRENCY,
                                   "api_visibility": "private", "show_progress_on": [result]}
@@ -255,5 +268,4 @@ def add_compare_tab(service: SearchService) -> None:
         for trigger in (topic.submit, button.click):
             trigger(on_compare, inputs=[topic, k, left, right], outputs=outputs, **events)
         examples.load_input_event.then(on_compare, inputs=[topic, k, left, right], outputs=outputs, **events)
-        if gr.context.Context.root_block is not None:
-            gr.context.Context.root_block.load(on_load, inputs=None, outputs=[topic, left, right])
+    return CompareTab(inputs=[k], outputs=[topic, left, right, *outputs], from_url=from_url, events=events)
