@@ -74,6 +74,8 @@ def build_app(service: SearchService) -> gr.Blocks:
             with gr.Tab(L.SEARCH_TAB, id="search"):
                 _search_tab(service, demo)
             compare_tab = add_compare_tab(service)
+            with gr.Tab(L.ADD_TAB, id="add"):
+                _add_tab(service)
 
         def open_shared_comparison(n: float, request: gr.Request) -> list[Any]:
             return compare_tab.from_url(dict(request.query_params) if request else {}, n)
@@ -89,6 +91,32 @@ def build_app(service: SearchService) -> gr.Blocks:
 
         gr.api(search, api_name="search", concurrency_id=SEARCH_QUEUE, concurrency_limit=SEARCH_CONCURRENCY)
     return demo
+
+
+def _add_tab(service: SearchService) -> None:
+    """計画を追加 / Add a plan: upload, describe, add; progress while the index is rebuilt."""
+    gr.Markdown(L.ADD_HINT)
+    upload = gr.File(label=L.ADD_FILE, file_types=[".pdf", ".html", ".htm", ".txt"], type="filepath",
+                     elem_id="kb-add-file")
+    with gr.Row():
+        title = gr.Textbox(label=L.ADD_TITLE, max_lines=1, scale=3, elem_id="kb-add-title")
+        city = gr.Textbox(label=L.ADD_CITY, max_lines=1, scale=1, elem_id="kb-add-city")
+        kind = gr.Textbox(label=L.ADD_KIND, max_lines=1, scale=1, elem_id="kb-add-kind")
+        period = gr.Textbox(label=L.ADD_PERIOD, max_lines=1, scale=1, elem_id="kb-add-period")
+    button = gr.Button(L.ADD_BUTTON, variant="primary", elem_id="kb-add-button")
+    message = gr.HTML("", elem_id="kb-add-message", js_on_load=None)
+
+    def on_add(path: str | None, t: str, c: str, kd: str, pd: str, request: gr.Request,
+               progress: gr.Progress = gr.Progress()) -> str:
+        def report(stage: str, done: int, total: int) -> None:
+            progress((done, max(total, 1)), desc=stage)
+
+        host = request.client.host if request is not None and request.client is not None else None
+        return service.add_plan(path, title=t or "", city=c or "", kind=kd or "", period=pd or "",
+                                progress=report, client_host=host)
+
+    button.click(on_add, inputs=[upload, title, city, kind, period], outputs=[message],
+                 concurrency_id="kb-add", concurrency_limit=1, api_visibility="private")
 
 
 def _search_tab(service: SearchService, demo: gr.Blocks) -> None:
@@ -141,13 +169,16 @@ def _search_tab(service: SearchService, demo: gr.Blocks) -> None:
     def on_load(request: gr.Request) -> list[Any]:
         state = decode_state(dict(request.query_params) if request else {})
         if not state.q and not state.has_source:
-            return [gr.skip()] * (len(filters) + len(shown))
+            # The choices as they are now: a plan added since the app started is offered too.
+            return [gr.skip(), gr.update(choices=service.city_choices()), gr.update(choices=service.document_choices()),
+                    gr.update(choices=service.goal_choices()), gr.skip(), gr.skip()] + [gr.skip()] * len(shown)
         plan_update, goal_update, state = _filter_updates(service, state)
         if state.q.strip():
             searched = show(service.search(state))
         else:
             searched = [gr.skip(), gr.skip(), service.source(state), gr.skip()]
-        return [state.q, state.city, plan_update, goal_update, state.kind, state.k, *searched]
+        city_update = gr.update(choices=service.city_choices(), value=state.city)
+        return [state.q, city_update, plan_update, goal_update, state.kind, state.k, *searched]
 
     # The spinner covers the results only: filters and the source panel stay readable meanwhile.
     search_options: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": SEARCH_CONCURRENCY,

@@ -113,3 +113,20 @@ def query_error_ja(message: str) -> str:
 BACK = "← 戻る / Back"
 COPY_LINK = "リンクをコピー / Copy link"
 LINK_COPIED = "コピーしました / Copied"
+
+ADD_TAB = "計画を追加 / Add a plan"
+ADD_HINT = ("PDF・HTML・テキストの計画書を追加すると、再起動なしで検索できるようになります（このパソコンからのみ）。 / "
+            "Add a plan as PDF, HTML or text; it becomes searchable without a restart (from this computer only).")
+ADD_FILE = "ファイル / File (PDF, HTML, TXT, 50 MB まで / up to 50 MB)"
+ADD_TITLE = "計画名 / Title"
+ADD_CITY = "自治体 / City"
+ADD_KIND = "種類 / Kind (総合計画, 総合戦略 …)"
+ADD_PERIOD = "期間 / Period (2026-2030)"
+ADD_BUTTON = "追加する / Add"
+ADD_DONE = ("計画を追加しました", "Plan added")
+ADD_FAILED = ("追加できません", "Cannot add the plan")
+ADD_REFUSED = ("このパソコンからのみ追加できます", "Plans can be added from this computer only")
+ADD_REFUSED_HINT = "kb を動かしているパソコンで開いてください。 / Open the page on the computer that runs kb."
+ADD_NO_FILE = "ファイルを選んでください。 / Choose a file first."
+ADD_TYPES = "PDF・HTML・TXT のみ追加できます。 / Only PDF, HTML and TXT files can be added."
+ADD_TOO_BIG = "50 MB を超えるファイルは追加できません。 / Files over 50 MB cannot be added."

@@ -44,6 +44,11 @@ SOURCE_CONTEXT = 4
 #: few searches run at once and both cores serve them.
 SEARCH_QUEUE = "kb-search"
 SEARCH_CONCURRENCY = 4
+#: Who may add a plan from the page (it writes into the corpus folder).
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+#: What the 計画を追加 / Add a plan panel accepts.
+ADDABLE = frozenset({".pdf", ".html", ".htm", ".txt"})
+MAX_ADD_BYTES = 50 * 1024 * 1024
 #: How often (seconds) a request checks whether ``kb build`` swapped in a new index.
 RELOAD_CHECK_S = 1.0
 #: CSV files older than this are removed from the app's download folder.
@@ -366,6 +371,53 @@ class SearchService:
         self.unavailable = None
         self._load_catalogue()
         return render.message_html(L.BUILD_DONE, L.BUILD_DONE_HINT, kind="info")
+
+
+    # -- adding a plan from the page -----------------------------------------------------
+
+    def add_plan(
+        self,
+        upload: Path | str | None,
+        *,
+        title: str = "",
+        city: str = "",
+        kind: str = "",
+        period: str = "",
+        progress: Progress | None = None,
+        embedder: Embedder | None = None,
+        client_host: str | None = "127.0.0.1",
+    ) -> str:
+        """Add an uploaded PDF/HTML/TXT plan to the corpus and the index (HTML message).
+
+        Only from the machine itself (``client_host`` loopback): adding a plan writes into
+        the corpus folder, which a colleague across the network must not be able to do.
+        The rebuilt index is picked up by :meth:`current` like any ``kb build``.
+        """
+        from kb.ingest.add import PlanInfo
+        from kb.service import add_plan
+
+        if client_host not in LOOPBACK:
+            return render.message_html(L.ADD_REFUSED, L.ADD_REFUSED_HINT, kind="warning")
+        if not upload:
+            return render.message_html(L.ADD_FAILED, L.ADD_NO_FILE, kind="warning")
+        source = Path(upload)
+        if source.suffix.lower() not in ADDABLE:
+            return render.message_html(L.ADD_FAILED, f"{source.name}: {L.ADD_TYPES}", kind="warning")
+        if source.stat().st_size > MAX_ADD_BYTES:
+            return render.message_html(L.ADD_FAILED, f"{source.name}: {L.ADD_TOO_BIG}", kind="warning")
+        info = PlanInfo(title=title.strip(), city=city.strip(), kind=kind.strip(), period=period.strip())
+        try:
+            report = add_plan(source, self.corpus_dir, index_dir(self.index_dir), info=info, embedder=embedder,
+                              progress=progress)
+        except KNOWN_ERRORS as exc:
+            return render.message_html(L.ADD_FAILED, str(exc), kind="warning")
+        except Exception as exc:  # shown on the page; the log has the traceback
+            log.exception("adding a plan from the app failed")
+            return render.message_html(L.INTERNAL_ERROR, f"{exc.__class__.__name__}: {exc}", kind="error")
+        self._checked_at = 0.0
+        self.current()  # start loading the new build now
+        pages = f", {report.pages} pages" if report.pages else ""
+        return render.message_html(L.ADD_DONE, f"{report.doc}: {report.lines} lines{pages}", kind="info")
 
 
 #: A query run once at startup so the first user's search is as fast as the rest.
