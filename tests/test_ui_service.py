@@ -197,3 +197,10 @@ def test_app_exposes_search_api_and_the_compare_tab(service):
     assert "search" in names
     ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
     assert {"kb-query", "kb-compare-query", "kb-compare-button"} <= ids
+
+
+def test_an_error_updates_the_address_and_a_broken_link_says_so_in_both_languages(service):
+    view = service.search(UIState(q="\x00\x01", city="熊本市"))
+    assert 'data-state-url="?' in view.results_html and "city=" in view.results_html
+    broken = service.source(UIState(q="観光", doc="no-such-plan", lines=(3, 4)))
+    assert "見つかりません" in broken and "not found" in broken and "kurume" not in broken

@@ -130,3 +130,5 @@ ADD_REFUSED_HINT = "kb を動かしているパソコンで開いてください
 ADD_NO_FILE = "ファイルを選んでください。 / Choose a file first."
 ADD_TYPES = "PDF・HTML・TXT のみ追加できます。 / Only PDF, HTML and TXT files can be added."
 ADD_TOO_BIG = "50 MB を超えるファイルは追加できません。 / Files over 50 MB cannot be added."
+BROKEN_LINK = ("このリンクの原文は見つかりません。リンクが古いか、計画が更新・削除された可能性があります。 / "
+               "The source of this link was not found: the link may be old, or the plan was updated or removed.")

@@ -266,7 +266,14 @@ class SearchService:
         try:
             result = session.searcher.search(state.q, k=clamp_k(state.k), filters=filters)
         except QueryError as exc:
-            return SearchView(state, "", render.query_error_html(str(exc)))
+            # The address bar follows the failed query too (not the previous one).
+            try:
+                url = render.esc(encode_state(state) or "?")
+            except UnicodeEncodeError:  # a query that is not text at all: keep the address as it is
+                url = ""
+            attribute = f' data-state-url="{url}"' if url else ""
+            return SearchView(state, "", f'<div class="kb-results"{attribute}>' + render.query_error_html(str(exc))
+                              + "</div>")
         except Exception:  # the page shows a message, the log keeps the traceback
             log.exception("search failed for %r", state)
             return SearchView(state, "", render.message_html(L.INTERNAL_ERROR, L.INTERNAL_HINT, kind="error"))
@@ -315,7 +322,8 @@ class SearchService:
         try:
             view = source_view(self.corpus_dir, state.address, context=SOURCE_CONTEXT)
         except SourceError as exc:
-            return render.message_html(L.CANNOT_SHOW, str(exc), kind="warning")
+            log.info("source view refused for %s: %s", state.address, exc)
+            return render.message_html(L.CANNOT_SHOW, L.BROKEN_LINK, kind="warning")
         except Exception:
             log.exception("source view failed for %s", state.address)
             return render.message_html(L.CANNOT_SHOW, L.INTERNAL_HINT, kind="error")

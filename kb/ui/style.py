@@ -7,6 +7,7 @@ Colours use Gradio's theme variables where they are neutral, so dark mode stays 
 from __future__ import annotations
 
 CSS = """
+html { scrollbar-gutter: stable; } /* switching tabs must not shift the page sideways */
 .gradio-container { max-width: 1480px !important; margin: 0 auto !important; }
 #kb-header h1 { font-size: 1.4rem; margin: 0 0 0.1rem; }
 #kb-header p { margin: 0 0 0.4rem; color: var(--body-text-color-subdued); font-size: 0.92rem; }
