@@ -29,10 +29,12 @@ BM25S_FORMAT = "0.3.16"
 
 
 class Postings(Protocol):
-    """What scoring reads: the CSC arrays and the vocabulary (a bm25s.BM25 or a :class:`StoredBM25`)."""
+    """What scoring reads: the CSC arrays and the vocabulary (a :class:`StoredBM25`)."""
 
     scores: dict
     vocab_dict: dict[str, int]
+
+    def save(self, directory: Path) -> None: ...
 
 
 class LexicalIndex:
@@ -170,7 +172,7 @@ class StreamingBM25Builder:
         self._docs = 0
         self._postings = 0
         self._spill = Path(tempfile.mkdtemp(prefix="kb-bm25-", dir=spill_dir))
-        self._files = {name: open(self._spill / name, "wb") for name in ("term", "doc", "tf")}
+        self._files = {name: open(self._spill / name, "wb") for name in ("term", "doc", "tf")}  # noqa: SIM115 - closed in finish()
 
     def add(self, term_lists: Iterable[Sequence[str]]) -> None:
         ids: list[int] = []
