@@ -232,24 +232,19 @@ class StreamingBM25Builder:
         data = np.empty(self._postings, dtype=np.float32)
         indices = np.empty(self._postings, dtype=np.int32)
         heads = indptr[:-1].copy()
-        spilled = {name: np.memmap(self._spill / name, mode="r", dtype=np.float32 if name == "tf" else np.int32)
-                   if self._postings else np.zeros(0, np.int32) for name in ("term", "doc", "tf")}
-        for start in range(0, self._postings, self.WINDOW):
-            stop = min(self._postings, start + self.WINDOW)
-            columns = column_of[np.asarray(spilled["term"][start:stop])]
-            docs = np.asarray(spilled["doc"][start:stop])
-            tf = np.asarray(spilled["tf"][start:stop])
-            sorter = np.argsort(columns, kind="stable")  # documents stay ascending inside a column
-            columns, docs, tf = columns[sorter], docs[sorter], tf[sorter]
-            counts = np.bincount(columns, minlength=len(names))
-            first = np.searchsorted(columns, columns, side="left")
-            positions = heads[columns] + (np.arange(len(columns)) - first)
-            heads += counts
-            tfc = tf / (norm[docs] + tf)
-            data[positions] = idf[columns] * tfc
-            indices[positions] = docs
-            del columns, docs, tf, sorter, counts, first, positions, tfc
-        del spilled
+        # Read back with plain reads, not a memory map: mapped pages would count in the
+        # process's resident memory (12 bytes a posting) until the map is dropped.
+        readers = {name: open(self._spill / name, "rb") for name in ("term", "doc", "tf")}  # noqa: SIM115
+        try:
+            for start in range(0, self._postings, self.WINDOW):
+                count = min(self.WINDOW, self._postings - start)
+                columns = column_of[np.fromfile(readers["term"], dtype=np.int32, count=count)]
+                docs = np.fromfile(readers["doc"], dtype=np.int32, count=count)
+                tf = np.fromfile(readers["tf"], dtype=np.float32, count=count)
+                self._place(columns, docs, tf, heads, idf, norm, data, indices)
+        finally:
+            for handle in readers.values():
+                handle.close()
         vocab = {name: i for i, name in enumerate(sorted(names))}
         if "" not in vocab:
             vocab[""] = len(vocab)
@@ -257,3 +252,16 @@ class StreamingBM25Builder:
                   "int_dtype": "int32", "num_docs": n_docs, "version": BM25S_FORMAT, "backend": "numpy"}
         scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
         return StoredBM25(scores, vocab, params)
+
+    @staticmethod
+    def _place(columns: np.ndarray, docs: np.ndarray, tf: np.ndarray, heads: np.ndarray, idf: np.ndarray,
+               norm: np.ndarray, data: np.ndarray, indices: np.ndarray) -> None:
+        """Counting-sort one window of postings into their columns; ``heads`` moves on."""
+        sorter = np.argsort(columns, kind="stable")  # documents stay ascending inside a column
+        columns, docs, tf = columns[sorter], docs[sorter], tf[sorter]
+        first = np.searchsorted(columns, columns, side="left")
+        positions = heads[columns] + (np.arange(len(columns)) - first)
+        heads += np.bincount(columns, minlength=len(heads))
+        # bm25s: tf / (k1·(1 − b + b·len/avglen) + tf) in float64, times the float32 idf, stored float32.
+        data[positions] = idf[columns] * (tf / (norm[docs] + tf))
+        indices[positions] = docs
