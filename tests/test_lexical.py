@@ -69,3 +69,23 @@ def test_streamed_build_in_small_windows(tmp_path, monkeypatch):
     again = LexicalIndex.load(tmp_path / "a", len(docs))
     for name in ("data", "indices", "indptr"):
         assert np.array_equal(again.retriever.scores[name], ref.scores[name])
+
+
+def test_compiled_column_sum_equals_numpy_bit_for_bit(monkeypatch):
+    from kb.index import lexical
+
+    docs = synthetic(3000, seed=11)
+    index = LexicalIndex.build(docs)
+    rng = np.random.default_rng(5)
+    vocabulary = sorted({t for d in docs for t in d})
+    queries = [{vocabulary[int(i)]: float(w) for i, w in zip(rng.integers(0, len(vocabulary), 20),
+                                                                rng.choice([1.0, 0.6, 0.5, 0.3, 0.1234567], 20))}
+               for _ in range(30)] + [{"子育て": 1.0, "支援": 0.5, "未知語": 1.0}, {}]
+    plain = [index.scores(q) for q in queries]
+    monkeypatch.setattr(lexical, "COMPILED_MIN_DOCS", 0)
+    assert lexical._compiled_sum() is not None
+    for q, expected in zip(queries, plain):
+        got = index.scores(q)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+        top = np.argsort(-expected, kind="stable")[:100]
+        assert np.array_equal(np.argsort(-got, kind="stable")[:100], top)

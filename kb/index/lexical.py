@@ -24,6 +24,10 @@ B = 0.75
 
 #: Filler for a document without terms (bm25s needs one term per document); no query produces it.
 EMPTY = "\u0000empty"
+#: From this many chunks on, :meth:`LexicalIndex.scores` sums the posting columns in one compiled
+#: loop (numba) instead of numpy slices: the same float32 sums, ~3× faster at 10^6 chunks, for
+#: a one-off ~0.3 s import + ~0.7 s compile that a small index should not pay on a cold search.
+COMPILED_MIN_DOCS = 50_000
 #: The bm25s version whose files (``params.index.json`` "version") the builder writes.
 BM25S_FORMAT = "0.3.16"
 
@@ -94,19 +98,51 @@ class LexicalIndex:
 
         bm25s keeps each term's precomputed BM25 contributions as one column of a
         sparse matrix; a weighted query is the weighted sum of those columns, read
-        straight from the CSC arrays (one numpy slice per term, no Python per doc).
+        straight from the CSC arrays. Small indexes take one numpy slice per term; from
+        :data:`COMPILED_MIN_DOCS` chunks on, one compiled loop adds every posting once
+        (numpy's ``total[idx] += w * data`` makes a product array, a gather and a
+        scatter per term: at 10^6 chunks an expanded query touches 1.6 M postings on
+        average, 3.7 M at p95). Both add the terms in the same order in float32, so the
+        scores are bit-for-bit the same.
         """
         total = np.zeros(self.size, dtype=np.float32)
         vocabulary = self.retriever.vocab_dict
         matrix = self.retriever.scores
         data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
-        for term, weight in weighted_terms.items():
-            column = vocabulary.get(term)
-            if column is None or not weight:
-                continue
+        columns = [(column, weight) for term, weight in weighted_terms.items()
+                   if weight and (column := vocabulary.get(term)) is not None]
+        kernel = _compiled_sum() if self.size >= COMPILED_MIN_DOCS and columns else None
+        if kernel is not None:
+            at = np.array([c for c, _ in columns], dtype=np.int64)
+            weights = np.array([w for _, w in columns], dtype=np.float32)
+            kernel(total, data, indices, np.asarray(indptr[at]), np.asarray(indptr[at + 1]), weights)
+            return total
+        for column, weight in columns:
             start, end = indptr[column], indptr[column + 1]
             total[indices[start:end]] += weight * data[start:end]
         return total
+
+
+_KERNEL: list = []
+
+
+def _compiled_sum():  # type: ignore[no-untyped-def]
+    """The numba loop behind :meth:`LexicalIndex.scores` for large indexes (None without numba)."""
+    if not _KERNEL:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba comes with ranx
+            _KERNEL.append(None)
+            return None
+
+        def weighted_column_sum(total, data, indices, starts, ends, weights):  # type: ignore[no-untyped-def]
+            for t in range(len(starts)):
+                weight = weights[t]  # float32, as numpy casts the Python weight in ``weight * data``
+                for j in range(starts[t], ends[t]):
+                    total[indices[j]] += weight * data[j]
+
+        _KERNEL.append(numba.njit(nogil=True, cache=False)(weighted_column_sum))
+    return _KERNEL[0]
 
 
 class StoredBM25:
