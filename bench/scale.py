@@ -338,6 +338,7 @@ def lexical_build(size: int) -> dict:
 def lexical_serve(size: int) -> dict:
     from kb.index import lexical
     from kb.index.lexical import LexicalIndex
+    from kb.search.searcher import top_candidates
 
     base = rss_mb()
     started = time.perf_counter()
@@ -362,11 +363,8 @@ def lexical_serve(size: int) -> dict:
             _ = order[scores[order] > 0][:CANDIDATES]
             argsort_t.append(time.perf_counter() - started)
             started = time.perf_counter()
-            # as kb.search.searcher._ranking does it (no filter): positive scores, argpartition, sort the top
-            ids = np.flatnonzero(scores > 0)
-            if len(ids) > CANDIDATES:
-                ids = ids[np.argpartition(-scores[ids], CANDIDATES - 1)[:CANDIDATES]]
-            _ = ids[np.lexsort((ids, -scores[ids]))]
+            # as kb.search.searcher._ranking does it, with an all-true filter mask
+            _ = top_candidates(scores, np.ones(size, dtype=bool) & (scores > 0), CANDIDATES)
             partition_t.append(time.perf_counter() - started)
     if compiled:  # the numpy slices the compiled loop replaced, on the same queries
         saved = lexical.COMPILED_MIN_DOCS

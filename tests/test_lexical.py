@@ -89,3 +89,19 @@ def test_compiled_column_sum_equals_numpy_bit_for_bit(monkeypatch):
         assert got.dtype == expected.dtype and np.array_equal(got, expected)
         top = np.argsort(-expected, kind="stable")[:100]
         assert np.array_equal(np.argsort(-got, kind="stable")[:100], top)
+
+
+def test_top_candidates_cut_first_equals_plain_argpartition(monkeypatch):
+    from kb.search import searcher
+
+    rng = np.random.default_rng(2)
+    for trial in range(60):
+        n = int(rng.integers(150, 4000))
+        scores = rng.random(n).astype(np.float32) * (rng.random(n) < 0.7)  # distinct positives, many zeros
+        if trial % 4 == 0:
+            scores[rng.random(n) < 0.5] = -np.inf
+        usable = (rng.random(n) < (0.02 if trial % 3 == 0 else 0.9)) & (scores > 0)
+        monkeypatch.setattr(searcher, "PARTITION_FIRST_MIN", 10**9)
+        plain = searcher.top_candidates(scores, usable, 100)
+        monkeypatch.setattr(searcher, "PARTITION_FIRST_MIN", 0)
+        assert np.array_equal(searcher.top_candidates(scores, usable, 100), plain)

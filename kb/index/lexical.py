@@ -26,7 +26,8 @@ B = 0.75
 EMPTY = "\u0000empty"
 #: From this many chunks on, :meth:`LexicalIndex.scores` sums the posting columns in one compiled
 #: loop (numba) instead of numpy slices: the same float32 sums, ~3× faster at 10^6 chunks, for
-#: a one-off ~0.3 s import + ~0.7 s compile that a small index should not pay on a cold search.
+#: a one-off ~0.3 s import (+ ~0.7 s compile, cached on disk after the first process) that a small
+#: index should not pay on a cold search.
 COMPILED_MIN_DOCS = 50_000
 #: The bm25s version whose files (``params.index.json`` "version") the builder writes.
 BM25S_FORMAT = "0.3.16"
@@ -141,7 +142,11 @@ def _compiled_sum():  # type: ignore[no-untyped-def]
                 for j in range(starts[t], ends[t]):
                     total[indices[j]] += weight * data[j]
 
-        _KERNEL.append(numba.njit(nogil=True, cache=False)(weighted_column_sum))
+        try:  # cached next to this module (or numba's user cache): later processes skip the ~0.7 s compile
+            kernel = numba.njit(nogil=True, cache=True)(weighted_column_sum)
+        except RuntimeError:  # no writable cache location
+            kernel = numba.njit(nogil=True)(weighted_column_sum)
+        _KERNEL.append(kernel)
     return _KERNEL[0]
 
 

@@ -33,6 +33,30 @@ MAX_QUERY_CHARS = 1000
 MAX_HIT_SPAN = 60
 
 
+#: From this many chunks on, :func:`top_candidates` first cuts the scores at the ``limit``-th
+#: largest (np.partition) and only partitions the chunks above it.
+PARTITION_FIRST_MIN = 50_000
+
+
+def top_candidates(scores: np.ndarray, usable: np.ndarray, limit: int) -> np.ndarray:
+    """The ``limit`` best usable ids by score, best first (ties by position).
+
+    Small arrays: argpartition over the usable ids. From :data:`PARTITION_FIRST_MIN` on,
+    the ``limit``-th largest score overall is found first (one np.partition, no index
+    array over all N) and only the usable ids at or above it are partitioned: the same
+    set whenever at least ``limit`` of them are usable (~3.5 ms instead of ~5 ms at 10^6);
+    otherwise (a narrow filter) the plain path.
+    """
+    if len(scores) >= PARTITION_FIRST_MIN and limit < len(scores):
+        cut = np.partition(scores, len(scores) - limit)[len(scores) - limit]
+        ids = np.flatnonzero(usable & (scores >= cut))
+        if len(ids) < limit:
+            ids = np.flatnonzero(usable)
+    else:
+        ids = np.flatnonzero(usable)
+    if len(ids) > limit:
+        ids = ids[np.argpartition(-scores[ids], limit - 1)[:limit]]
+    return ids[np.lexsort((ids, -scores[ids]))]
 
 
 @dataclass(frozen=True)
@@ -314,12 +338,7 @@ class Searcher:
     def _ranking(self, scores: np.ndarray, allowed: np.ndarray, *, positive: bool) -> list[int]:
         """The top candidates by score (ties by position), via argpartition: O(N), not O(N log N)."""
         usable = allowed & (scores > 0 if positive else np.isfinite(scores))
-        ids = np.flatnonzero(usable)
-        limit = self.config.candidates
-        if len(ids) > limit:
-            ids = ids[np.argpartition(-scores[ids], limit - 1)[:limit]]
-        ids = ids[np.lexsort((ids, -scores[ids]))]
-        return [int(i) for i in ids]
+        return [int(i) for i in top_candidates(scores, usable, self.config.candidates)]
 
     def search(
         self,
