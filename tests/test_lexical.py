@@ -96,7 +96,7 @@ def test_top_candidates_cut_first_equals_plain_argpartition(monkeypatch):
 
     rng = np.random.default_rng(2)
     for trial in range(60):
-        n = int(rng.integers(150, 4000))
+        n = int(rng.integers(150, 30000))
         scores = rng.random(n).astype(np.float32) * (rng.random(n) < 0.7)  # distinct positives, many zeros
         if trial % 4 == 0:
             scores[rng.random(n) < 0.5] = -np.inf
