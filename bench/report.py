@@ -97,10 +97,13 @@ def targets(query: dict | None, startup: dict | None, scale: dict | None) -> str
         lexical = (scale.get("lexical") or {}).get("1000000")
         if lexical and "serve" in lexical:
             s = lexical["serve"]
-            rows.append(["10^6 chunks: lexical, BM25 scores + top-100 (argpartition, as kb.search.searcher ranks), p95", f"<= {SCALE_P95_MS:.0f} ms",
-                         (f"{s['scores_ms']['p95'] + s['argpartition_ms']['p95']:.1f} ms with argpartition; "
-                          f"{s['scores_ms']['p95'] + s['argsort_ms']['p95']:.1f} ms with a full argsort (the first version)"),
-                         verdict(s["scores_ms"]["p95"] + s["argpartition_ms"]["p95"] <= SCALE_P95_MS)])
+            lexical_p95 = s["scores_ms"]["p95"] + s["argpartition_ms"]["p95"]
+            numpy_note = (f"; {s['scores_numpy_ms']['p95'] + s['argpartition_ms']['p95']:.1f} ms with numpy column slices"
+                          if s.get("scores_numpy_ms") else "")
+            rows.append(["10^6 chunks: lexical, BM25 scores + top-100 (as kb.search.searcher ranks), p95", f"<= {SCALE_P95_MS:.0f} ms",
+                         (f"{lexical_p95:.1f} ms (scores {s['scores_ms']['p95']:.1f} + top-100 {s['argpartition_ms']['p95']:.1f})"
+                          f"{numpy_note}; {s['scores_ms']['p95'] + s['argsort_ms']['p95']:.1f} ms with a full argsort (the first version)"),
+                         verdict(lexical_p95 <= SCALE_P95_MS)])
             if chosen and query:
                 default = query["variants"].get("onnx-int8") or next(iter(query["variants"].values()))
                 lat = default["latency_ms"]
@@ -116,7 +119,7 @@ def targets(query: dict | None, startup: dict | None, scale: dict | None) -> str
                              verdict(memory + 100 <= SCALE_MEMORY_MB)])
                 build_peak = max(chosen["entry"]["build"]["peak_mb"], lexical["build"]["peak_mb"])
                 rows.append(["10^6 chunks: peak memory of the build", f"<= {SCALE_MEMORY_MB / 1024:.0f} GB",
-                             (f"{build_peak:.0f} MB (bm25s indexing {lexical['build']['peak_mb']:.0f} MB, "
+                             (f"{build_peak:.0f} MB ({lexical['build'].get('builder', 'bm25s')} lexical build {lexical['build']['peak_mb']:.0f} MB, "
                               f"IVF-SQ8 {chosen['entry']['build']['peak_mb']:.0f} MB)"), verdict(build_peak <= SCALE_MEMORY_MB)])
     return table(["target", "goal", "measured", "verdict"], rows)
 
@@ -220,21 +223,24 @@ def scale_section(scale: dict) -> str:
     rows = []
     for key, entry in sorted((scale.get("lexical") or {}).items(), key=lambda kv: int(kv[0])):
         if "error" in entry:
-            rows.append([f"{int(key):,}", "failed: " + entry["error"][-80:]] + [""] * 8)
+            rows.append([f"{int(key):,}", "failed: " + entry["error"][-80:]] + [""] * 9)
             continue
         b, s = entry["build"], entry["serve"]
         rows.append([f"{entry['size']:,}", f(b["build_s"]), f(b["peak_mb"], 0), f"{b['tokens']:,}", f"{b['vocabulary']:,}",
                      f(b["disk_mb"], 0), f(s["rss_mb"], 0), f"{f(s['scores_ms']['p50'], 2)} / {f(s['scores_ms']['p95'], 2)}",
+                     (f"{f(s['scores_numpy_ms']['p50'], 2)} / {f(s['scores_numpy_ms']['p95'], 2)}" if s.get("scores_numpy_ms") else "–"),
                      f(s["argsort_ms"]["p95"], 2), f(s["argpartition_ms"]["p95"], 2)])
     served = [e["serve"] for e in (scale.get("lexical") or {}).values() if "serve" in e]
     terms = f(served[0].get("terms_per_query")) if served else "?"
     out += ("\nLexical side (bm25s over synthetic lemma lists; queries = the eval queries' weighted, expanded lemmas, "
             f"{terms} terms on average):\n\n")
     out += table(["docs", "build s", "build peak MB", "tokens", "vocabulary", "disk MB", "search RSS MB",
-                  "scores() p50 / p95 ms", "full argsort p95 ms", "argpartition top-100 p95 ms"], rows)
-    out += ("\n`scores()` is `kb.index.lexical.LexicalIndex.scores` (the weighted sum of the query terms' BM25 columns); "
-            "a full argsort of all N scores (kb.search.searcher's first version) dominates at scale; `np.argpartition` for the "
-            "top 100, which `kb.search.searcher._ranking` now uses, does the same job in a fraction of the time.\n")
+                  "scores() p50 / p95 ms", "numpy slices p50 / p95 ms", "full argsort p95 ms", "top-100 p95 ms"], rows)
+    out += ("\n`scores()` is `kb.index.lexical.LexicalIndex.scores` (the weighted sum of the query terms' BM25 columns: "
+            "one compiled numba loop from 50k chunks on; \"numpy slices\" is the per-term numpy path it replaced, same run, "
+            "bit-identical scores); \"top-100\" is `kb.search.searcher.top_candidates` as `_ranking` calls it; a full argsort "
+            "of all N scores (kb.search.searcher's first version) is shown for comparison. Builds stream "
+            "(`kb.index.lexical.StreamingBM25Builder`), with files byte-identical to bm25s's.\n")
     choices = scale.get("choices") or {}
     if choices:
         out += "\nWhat `kb.index.dense.choose_spec` picks (recorded as `dense_index` in the index manifest):\n\n"
