@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -207,20 +206,26 @@ def test_query_and_passage_prompts_differ(st_model) -> None:
 
 
 def test_prepare_twice_does_not_reconvert(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second call takes the fast path: no conversion, no read of the 4-bit weights, no torch.
+
+    Checked by what it does rather than by a stopwatch (timings belong in bench/: a test
+    that asserts "under 0.5 s" fails on a loaded machine)."""
     monkeypatch.setenv("KB_HOME", str(model_dir.parent.parent))  # this test only: the $KB_HOME route
     weights = model_dir / "model.safetensors"
     before = weights.stat().st_mtime_ns
-    start = time.perf_counter()
+
+    def must_not_run(*_a: object, **_k: object) -> None:
+        raise AssertionError("the converted model was converted again")
+
+    monkeypatch.setattr(e5q4, "write_sentence_transformers_dir", must_not_run)
+    monkeypatch.setattr(e5q4, "read_e5s1", must_not_run)
     again = e5q4.prepare_default_model()
-    elapsed = time.perf_counter() - start
     assert again == model_dir
-    assert elapsed < 0.5
     assert weights.stat().st_mtime_ns == before
     # The fast path must not pull in torch either (checked in a clean process).
     code = (
-        "import sys, time, kb.embed.e5q4 as e\n"
-        "t = time.perf_counter(); p = e.prepare_default_model()\n"
-        "assert time.perf_counter() - t < 0.5\n"
+        "import sys, kb.embed.e5q4 as e\n"
+        "p = e.prepare_default_model()\n"
         "assert 'torch' not in sys.modules\n"
         "print(p)\n"
     )
