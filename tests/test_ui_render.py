@@ -177,3 +177,11 @@ def test_kpis_in_card_link_to_their_table():
     assert "line=928-933" in card and "line=930" in card
     many = [births] * 6
     assert '<details class="kb-kpi">' in render.card_html(make_result(make_chunk()).hits[0], [], UIState(), many)
+
+
+def test_a_hit_from_a_pdf_shows_its_pages():
+    result = make_result(make_chunk(), make_chunk(line_start=20, line_end=24))
+    pages = {0: (23, 23), 1: (23, 24)}
+    markup = render.results_html(result, [], UIState(q="転出"), pages=lambda hit: pages[hit.rank - 1])
+    assert "p.23</span>" in markup and "p.23–24</span>" in markup
+    assert "kb-page" not in render.results_html(result, [], UIState(q="転出"))

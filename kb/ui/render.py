@@ -117,8 +117,11 @@ def kpi_html(entries: Sequence[Kpi], state: UIState) -> str:
     )
 
 
-def card_html(hit: Hit, terms: Sequence[str], state: UIState, kpis: Sequence[Kpi] = ()) -> str:
-    """One result: plan and city, heading path, highlighted text, KPIs, score, source link."""
+def card_html(
+    hit: Hit, terms: Sequence[str], state: UIState, kpis: Sequence[Kpi] = (), pages: tuple[int, int] | None = None
+) -> str:
+    """One result: plan and city, heading path, highlighted text, KPIs, score, source link;
+    for a plan added from a PDF, the pages of the original (「p.23」) the passage stands on."""
     chunk = hit.chunk
     head, tail = split_preview(hit.text, terms)
     body = f'<div class="kb-text">{highlight_html(head, terms)}</div>'
@@ -128,6 +131,10 @@ def card_html(hit: Hit, terms: Sequence[str], state: UIState, kpis: Sequence[Kpi
             f'<div class="kb-text">{highlight_html(tail, terms)}</div></details>'
         )
     where = str(hit.span)
+    page = ""
+    if pages is not None:
+        first, last = pages
+        page = f'<span class="kb-page">p.{first}' + (f"–{last}" if last != first else "") + "</span>"
     kind = L.KIND_LABELS.get(chunk.kind, chunk.kind)
     active = " kb-active" if state.doc == chunk.doc and state.lines == (hit.line_start, hit.line_end) else ""
     return (
@@ -140,13 +147,14 @@ def card_html(hit: Hit, terms: Sequence[str], state: UIState, kpis: Sequence[Kpi
         f"{body}{kpi_html(kpis, state)}"
         f'<footer class="kb-card-foot">'
         f'{source_link(state, chunk.doc, hit.line_start, hit.line_end, esc(L.VIEW_SOURCE))}'
-        f'<span class="kb-where">{esc(where)}</span>'
+        f'<span class="kb-where">{esc(where)}</span>{page}'
         f'<span class="kb-score">{esc(L.SCORE)} {hit.score:.4f}</span></footer></article>'
     )
 
 
 def results_html(
-    result: SearchResult, terms: Sequence[str], state: UIState, kpis: KpiSource | None = None
+    result: SearchResult, terms: Sequence[str], state: UIState, kpis: KpiSource | None = None,
+    pages: Callable[[Hit], tuple[int, int] | None] | None = None,
 ) -> str:
     """The cards, inside a root that carries the state URL the page should show."""
     url = esc(encode_state(state))
@@ -154,7 +162,8 @@ def results_html(
         return f'<div class="kb-results" data-state-url="{url}">' + message_html(
             L.NO_RESULTS, L.NO_RESULTS_HINT, kind="empty"
         ) + "</div>"
-    cards = [card_html(hit, terms, state, kpis(hit) if kpis else ()) for hit in result.hits]
+    cards = [card_html(hit, terms, state, kpis(hit) if kpis else (), pages(hit) if pages else None)
+             for hit in result.hits]
     return f'<div class="kb-results" data-state-url="{url}">' + "".join(cards) + "</div>"
 
 

@@ -283,7 +283,7 @@ class SearchService:
         return SearchView(
             state=state,
             status_html=render.status_html(result, seconds),
-            results_html=render.results_html(result, terms, state, session.kpis_for),
+            results_html=render.results_html(result, terms, state, session.kpis_for, session.page_span),
             csv_path=self.write_csv(result, state, session) if result.hits else None,
             result=result,
         )

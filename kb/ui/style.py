@@ -63,6 +63,7 @@ li.kb-kpi-record::before { content: "◆ "; color: #975a16; font-size: 0.7rem; }
 a.kb-source-link { color: #2b6cb0; font-weight: 600; text-decoration: none; }
 a.kb-source-link:hover { text-decoration: underline; }
 .kb-where { font-family: ui-monospace, monospace; font-size: 0.78rem; color: var(--body-text-color-subdued); }
+.kb-page { font-size: 0.8rem; font-weight: 600; color: #975a16; }
 .kb-score { margin-left: auto; font-size: 0.78rem; color: var(--body-text-color-subdued); }
 .kb-message { border-radius: 10px; padding: 0.8rem 1rem; border: 1px solid #cbd5e0; background: #f7fafc; color: #1a202c; }
 .kb-message.kb-warning { border-color: #f0cf72; background: #fffbeb; }
