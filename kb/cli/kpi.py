@@ -19,20 +19,17 @@ def _ranked_by_search(kpis: list[Kpi], query: str, index: Path | None, city: str
                       echo: Echo) -> list[Kpi]:
     """KPIs named like the query first, then those of the measures search finds for it."""
     from kb.errors import KbError
-    from kb.kpi.lookup import find_kpis, kpis_of_passages
+    from kb.kpi.lookup import kpis_for_question
     from kb.search.searcher import Filters
-    from kb.service import open_session
+    from kb.service import open_searcher
 
-    named = find_kpis(kpis, query)
     try:
-        session = open_session(index)
-        hits = session.searcher.search(query, k=30, filters=Filters(city=city, doc=doc)).hits
+        # The searcher alone: these KPI records are already loaded.
+        hits = open_searcher(index).search(query, k=30, filters=Filters(city=city, doc=doc)).hits
     except KbError as exc:
         echo(f"note: KPIs matched by name only (search unavailable: {exc})", err=True)
-        return named
-    found = kpis_of_passages(kpis, [h.chunk for h in hits])
-    seen = {(k.doc, k.line_start) for k in named}
-    return named + [k for k in found if (k.doc, k.line_start) not in seen]
+        hits = []
+    return kpis_for_question(kpis, query, [h.chunk for h in hits])
 
 
 def run_kpi(*, city: str | None, query: str | None, doc: str | None, as_json: bool, coverage: bool, gold: Path,

@@ -1,8 +1,8 @@
 """Find KPI records by what a planner asks, with the same query understanding as search.
 
-Two routes, merged by ``kb kpi --query``: KPIs whose own name contains a phrase of the
-query (:func:`find_kpis`), then the KPIs of the measures that search ranks for the
-question (:func:`kpis_of_passages`), which also finds a KPI that shares no word with
+Two routes, merged by :func:`kpis_for_question`: KPIs whose own name contains a phrase of
+the query (:func:`find_kpis`), then the KPIs of the measures that search ranks for the
+question, which also finds a KPI that shares no word with
 the question (転出 → 社会動態) when an index is at hand.
 
 ``kb kpi --query 転出`` used to look for the literal substring in a KPI's name, so
@@ -71,12 +71,13 @@ def find_kpis(
     return [kpi for _, _, kpi in scored]
 
 
-def kpis_of_passages(kpis: Iterable[Kpi], chunks: Iterable[Chunk]) -> list[Kpi]:
-    """The KPIs of the measures and goals that search found, in the order it ranked them."""
+def kpis_for_question(kpis: Iterable[Kpi], query: str, passages: Iterable[Chunk] = ()) -> list[Kpi]:
+    """KPIs named like the question first (:func:`find_kpis`), then the KPIs of the measures
+    and goals search ranked for it (``passages``, in that order), each KPI once."""
     records = list(kpis)
-    out: list[Kpi] = []
-    seen: set[tuple[str, int]] = set()
-    for chunk in chunks:
+    out = find_kpis(records, query)
+    seen = {(kpi.doc, kpi.line_start) for kpi in out}
+    for chunk in passages:
         for kpi in kpis_for_chunk(chunk, records, inherit=True):
             key = (kpi.doc, kpi.line_start)
             if key not in seen:

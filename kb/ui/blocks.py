@@ -15,10 +15,11 @@ from typing import Any
 
 import gradio as gr
 
+from kb.ingest.add import SUPPORTED
 from kb.ui import labels as L
 from kb.ui import render
 from kb.ui.compare_tab import add_compare_tab
-from kb.ui.service import SEARCH_CONCURRENCY, SEARCH_QUEUE, SearchService, SearchView
+from kb.ui.service import MAX_ADD_BYTES, SEARCH_CONCURRENCY, SEARCH_QUEUE, SearchService, SearchView
 from kb.ui.state import DEFAULT_K, MAX_K, UIState, clamp_k, decode_query_string, decode_state
 from kb.ui.style import CSS, RESULTS_JS, SOURCE_JS
 
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 #: Sessions whose component state Gradio keeps in memory (its default is 10,000, which
 #: at ~80 KB a session grew the app by ~800 MB under an API load test); the oldest go first.
 STATE_SESSIONS = 256
-#: The largest file the upload route accepts.
-MAX_UPLOAD = "50mb"
 
 
 def _header_html(service: SearchService) -> str:
@@ -96,7 +95,7 @@ def build_app(service: SearchService) -> gr.Blocks:
 def _add_tab(service: SearchService) -> None:
     """計画を追加 / Add a plan: upload, describe, add; progress while the index is rebuilt."""
     gr.Markdown(L.ADD_HINT)
-    upload = gr.File(label=L.ADD_FILE, file_types=[".pdf", ".html", ".htm", ".txt"], type="filepath",
+    upload = gr.File(label=L.ADD_FILE, file_types=sorted(SUPPORTED), type="filepath",
                      elem_id="kb-add-file")
     with gr.Row():
         title = gr.Textbox(label=L.ADD_TITLE, max_lines=1, scale=3, elem_id="kb-add-title")
@@ -234,7 +233,7 @@ def launch(
         # Gradio's own refusals, such as an API call with too few arguments — instead of `null`.
         server_name=host, server_port=port, css=CSS, theme=theme(), footer_links=["api"], show_error=True,
         quiet=quiet, prevent_thread_lock=True, ssr_mode=False, inbrowser=False,
-        state_session_capacity=STATE_SESSIONS, max_file_size=MAX_UPLOAD,
+        state_session_capacity=STATE_SESSIONS, max_file_size=MAX_ADD_BYTES,
     )
     if service is not None and demo.app is not None:
         from kb.ui.rest import add_rest_api

@@ -152,19 +152,26 @@ def card_html(
     )
 
 
+def results_root(state: UIState, inner: str) -> str:
+    """The results panel's root: it carries the state URL the address bar should show
+    (kb.ui.style.RESULTS_JS keeps them in step); none for a query that is not text at all."""
+    try:
+        attribute = f' data-state-url="{esc(encode_state(state))}"'
+    except UnicodeEncodeError:  # lone surrogates cannot go into a URL: leave the address as it is
+        attribute = ""
+    return f'<div class="kb-results"{attribute}>{inner}</div>'
+
+
 def results_html(
     result: SearchResult, terms: Sequence[str], state: UIState, kpis: KpiSource | None = None,
     pages: Callable[[Hit], tuple[int, int] | None] | None = None,
 ) -> str:
-    """The cards, inside a root that carries the state URL the page should show."""
-    url = esc(encode_state(state))
+    """The cards (or the no-results message) inside :func:`results_root`."""
     if not result.hits:
-        return f'<div class="kb-results" data-state-url="{url}">' + message_html(
-            L.NO_RESULTS, L.NO_RESULTS_HINT, kind="empty"
-        ) + "</div>"
+        return results_root(state, message_html(L.NO_RESULTS, L.NO_RESULTS_HINT, kind="empty"))
     cards = [card_html(hit, terms, state, kpis(hit) if kpis else (), pages(hit) if pages else None)
              for hit in result.hits]
-    return f'<div class="kb-results" data-state-url="{url}">' + "".join(cards) + "</div>"
+    return results_root(state, "".join(cards))
 
 
 def city_counts(hits: Iterable[Hit]) -> dict[str, int]:

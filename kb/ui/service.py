@@ -39,15 +39,14 @@ log = logging.getLogger(__name__)
 
 #: Source view context: lines shown before and after the section of a hit.
 SOURCE_CONTEXT = 4
-#: Events that call the searcher share this Gradio queue slot. Each worker thread has its
-#: own tokenisers (kb.analysis), and FAISS, numpy and onnxruntime release the GIL, so a
-#: few searches run at once and both cores serve them.
+#: Events that call the searcher share this Gradio queue slot. The tokenisers are shared
+#: under a lock (tokenising is ~1 ms of a search), and FAISS, numpy and onnxruntime release
+#: the GIL, so a few searches run at once and both cores serve them.
 SEARCH_QUEUE = "kb-search"
 SEARCH_CONCURRENCY = 4
 #: Who may add a plan from the page (it writes into the corpus folder).
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-#: What the 計画を追加 / Add a plan panel accepts.
-ADDABLE = frozenset({".pdf", ".html", ".htm", ".txt"})
+#: The largest plan the 計画を追加 / Add a plan panel (and Gradio's upload route) accepts.
 MAX_ADD_BYTES = 50 * 1024 * 1024
 #: How often (seconds) a request checks whether ``kb build`` swapped in a new index.
 RELOAD_CHECK_S = 1.0
@@ -267,13 +266,7 @@ class SearchService:
             result = session.searcher.search(state.q, k=clamp_k(state.k), filters=filters)
         except QueryError as exc:
             # The address bar follows the failed query too (not the previous one).
-            try:
-                url = render.esc(encode_state(state) or "?")
-            except UnicodeEncodeError:  # a query that is not text at all: keep the address as it is
-                url = ""
-            attribute = f' data-state-url="{url}"' if url else ""
-            return SearchView(state, "", f'<div class="kb-results"{attribute}>' + render.query_error_html(str(exc))
-                              + "</div>")
+            return SearchView(state, "", render.results_root(state, render.query_error_html(str(exc))))
         except Exception:  # the page shows a message, the log keeps the traceback
             log.exception("search failed for %r", state)
             return SearchView(state, "", render.message_html(L.INTERNAL_ERROR, L.INTERNAL_HINT, kind="error"))
@@ -380,7 +373,6 @@ class SearchService:
         self._load_catalogue()
         return render.message_html(L.BUILD_DONE, L.BUILD_DONE_HINT, kind="info")
 
-
     # -- adding a plan from the page -----------------------------------------------------
 
     def add_plan(
@@ -401,7 +393,7 @@ class SearchService:
         the corpus folder, which a colleague across the network must not be able to do.
         The rebuilt index is picked up by :meth:`current` like any ``kb build``.
         """
-        from kb.ingest.add import PlanInfo
+        from kb.ingest.add import SUPPORTED, PlanInfo
         from kb.service import add_plan
 
         if client_host not in LOOPBACK:
@@ -409,7 +401,7 @@ class SearchService:
         if not upload:
             return render.message_html(L.ADD_FAILED, L.ADD_NO_FILE, kind="warning")
         source = Path(upload)
-        if source.suffix.lower() not in ADDABLE:
+        if source.suffix.lower() not in SUPPORTED:
             return render.message_html(L.ADD_FAILED, f"{source.name}: {L.ADD_TYPES}", kind="warning")
         if source.stat().st_size > MAX_ADD_BYTES:
             return render.message_html(L.ADD_FAILED, f"{source.name}: {L.ADD_TOO_BIG}", kind="warning")
