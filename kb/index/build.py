@@ -27,6 +27,7 @@ from kb.atomic import lock_for
 from kb.chunk import Chunk, chunk_document
 from kb.embed.protocol import Embedder
 from kb.errors import DISK_FULL_ERRNOS, DiskFull, IndexUnavailable, KbError
+from kb.index.chunkstore import write_chunk_store
 from kb.index.dense import build_dense, choose_spec, save_dense
 from kb.index.lexical import LexicalIndex
 from kb.index.manifest import FORMAT_VERSION, IndexManifest, LexicalInfo, ModelInfo
@@ -36,7 +37,6 @@ from kb.index.storage import (
     BUILDS,
     MANIFEST,
     artefact_checksums,
-    chunk_record,
     fsync_tree,
     prune_builds,
     read_manifest,
@@ -147,9 +147,7 @@ def build_index(
         raise write_error(exc, index_dir) from None
     try:
         spec = choose_spec(len(chunks), embedder.dimension)
-        with (temporary / "chunks.jsonl").open("w", encoding="utf-8") as out:
-            for chunk in chunks:
-                out.write(json.dumps(chunk_record(chunk), ensure_ascii=False) + "\n")
+        write_chunk_store(chunks, temporary)
         with (temporary / "hashes.jsonl").open("w", encoding="utf-8") as out:
             for chunk in chunks:
                 out.write(json.dumps({"id": chunk.id, "content_hash": chunk.content_hash}) + "\n")

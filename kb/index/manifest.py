@@ -17,7 +17,9 @@ from kb.errors import IndexUnavailable
 from kb.index.dense import DenseIndexSpec
 
 #: Bump when the folder layout or a file format changes incompatibly.
-FORMAT_VERSION = 1
+#: 2: chunk records are read from disk through an offsets file and filter columns
+#: (kb/index/chunkstore.py).
+FORMAT_VERSION = 2
 
 _REBUILD = "run `kb build`"
 
@@ -82,6 +84,10 @@ class IndexManifest:
             raise IndexUnavailable(
                 f"index format {version} is newer than this kb understands ({FORMAT_VERSION}): "
                 "upgrade kb or rebuild with `kb build`"
+            )
+        if version < FORMAT_VERSION:
+            raise IndexUnavailable(
+                f"index format {version} is older than this kb reads ({FORMAT_VERSION}): {_REBUILD}"
             )
         lexical = dict(_mapping(raw, "lexical"))
         # Indexes from before the field was recorded count as analyzer version 1.

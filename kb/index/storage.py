@@ -4,7 +4,9 @@ Layout of an index folder (``index/`` by default)::
 
     index/current -> builds/<id>        a symlink, swapped atomically
     index/builds/<id>/manifest.json     what built it, checksums of every artefact
-    index/builds/<id>/chunks.jsonl      chunk records (text, spans, heading paths)
+    index/builds/<id>/chunks.jsonl      chunk records (text, spans, heading paths), one per line
+    index/builds/<id>/chunks.offsets.npy  byte offset of each record (read one at a time)
+    index/builds/<id>/chunks.columns.npz  filter fields of every chunk as small integer codes
     index/builds/<id>/hashes.jsonl      content hash per chunk (which vectors can be reused)
     index/builds/<id>/vectors.npy       embeddings, reused for unchanged chunks
     index/builds/<id>/dense.faiss       FAISS index (type chosen by size)
@@ -22,15 +24,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kb.analysis.lemmas import ANALYZER_VERSION
-from kb.chunk import Chunk
 from kb.errors import IndexUnavailable
+from kb.index.chunkstore import ChunkStore
 from kb.index.dense import load_dense
 from kb.index.lexical import LexicalIndex
 from kb.index.manifest import FORMAT_VERSION, IndexManifest
@@ -51,7 +53,8 @@ class LoadedIndex:
 
     path: Path
     manifest: IndexManifest
-    chunks: list[Chunk]
+    #: Read on demand from disk (kb/index/chunkstore.py); ``chunks.columns`` has the filter fields.
+    chunks: ChunkStore
     vectors: np.ndarray
     dense: Any  # a faiss.Index (faiss ships no type information)
     lexical: LexicalIndex
@@ -79,18 +82,6 @@ class LoadedIndex:
                 current[path.name] = "unreadable"
         names = set(recorded) | set(current)
         return sorted(n for n in names if recorded.get(n) != current.get(n))
-
-
-def chunk_record(chunk: Chunk) -> dict[str, Any]:
-    return asdict(chunk)
-
-
-def chunk_from_record(record: dict[str, Any]) -> Chunk:
-    names = {f.name for f in fields(Chunk)}
-    values = {k: v for k, v in record.items() if k in names}
-    for key in ("heading_path", "lines", "outline"):
-        values[key] = tuple(values.get(key, ()))
-    return Chunk(**values)
 
 
 def fsync_tree(root: Path) -> None:
@@ -226,11 +217,7 @@ def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True
             if actual != digest:
                 raise IndexUnavailable(f"index file {name} is damaged or was modified: run `kb build`")
     try:
-        chunks = [
-            chunk_from_record(json.loads(line))
-            for line in (build / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
+        chunks = ChunkStore(build)
         # Memory-mapped: search reads vectors from the FAISS index; these are for reuse.
         vectors = np.load(build / "vectors.npy", mmap_mode="r")
         dense = load_dense(build / "dense.faiss", manifest.dense_index)

@@ -117,14 +117,6 @@ class SearchConfig:
     paragraph_prior: float = 0.85
 
 
-#: Heading-path elements that mark supporting material rather than plan content.
-SUPPORTING_SECTIONS = ("参考資料", "脚注", "用語解説")
-
-
-def is_supporting(chunk: Chunk) -> bool:
-    return any(part in SUPPORTING_SECTIONS for part in chunk.heading_path)
-
-
 @dataclass(frozen=True)
 class Filters:
     city: str | None = None
@@ -241,14 +233,11 @@ class Searcher:
         self.expander = expander or QueryExpander(QueryVocabulary.load())
         self.config = config or SearchConfig()
         self.chunks = index.chunks
-        self._documents = {c.doc for c in self.chunks}
+        # Filters and priors read these columns; records are read only for the ranked candidates.
+        self.columns = index.chunks.columns
+        self._documents = set(self.columns.values("doc"))
         # The two cities and 広域, plus any municipality a `kb add`ed plan brought in.
-        self._cities = tuple(CITY_CHOICES) + tuple(sorted({c.city for c in self.chunks} - set(CITY_CHOICES)))
-        self._supporting = [is_supporting(c) for c in self.chunks]
-        self._columns = {
-            name: np.array([getattr(c, name) for c in self.chunks], dtype=object)
-            for name in ("city", "area", "doc", "kind")
-        }
+        self._cities = tuple(CITY_CHOICES) + tuple(sorted(set(self.columns.values("city")) - set(CITY_CHOICES)))
 
     def check_filters(self, filters: Filters) -> None:
         if filters.city and resolve_city(filters.city) not in self._cities:
@@ -331,15 +320,16 @@ class Searcher:
 
     def allowed(self, filters: Filters) -> np.ndarray:
         """Boolean mask of the chunks a filter admits, from precomputed columns (no per-chunk Python)."""
+        columns = self.columns
         mask = np.ones(len(self.chunks), dtype=bool)
         if filters.city:
-            mask &= (self._columns["city"] == filters.city) | (self._columns["area"] == filters.city)
+            mask &= columns.equals("city", filters.city) | columns.equals("area", filters.city)
         if filters.doc:
-            mask &= self._columns["doc"] == filters.doc
+            mask &= columns.equals("doc", filters.doc)
         if filters.kind:
-            mask &= self._columns["kind"] == filters.kind
+            mask &= columns.equals("kind", filters.kind)
         if filters.goal:
-            mask &= np.array([filters.goal in c.goal or filters.goal in c.section for c in self.chunks], dtype=bool)
+            mask &= columns.contains("goal", filters.goal) | columns.contains("section", filters.goal)
         return mask
 
     def _ranking(self, scores: np.ndarray, allowed: np.ndarray, *, positive: bool) -> list[int]:
@@ -441,17 +431,18 @@ class Searcher:
 
     def _prior(self, item: int, expanded: ExpandedQuery, filters: Filters) -> float:
         """Domain preferences as score multipliers, each chosen on the tune split."""
-        chunk = self.chunks[item]
+        columns = self.columns
+        kind = columns.value("kind", item)
         factor = 1.0
-        if self._supporting[item]:
+        if columns.supporting[item]:
             factor *= self.config.supporting_prior
-        if len(expanded.cities) == 1 and not filters.city and chunk.city == expanded.cities[0]:
+        if len(expanded.cities) == 1 and not filters.city and columns.value("city", item) == expanded.cities[0]:
             factor *= self.config.city_boost
-        if expanded.wants_kpi and chunk.kind == ChunkKind.KPI:
+        if expanded.wants_kpi and kind == ChunkKind.KPI:
             factor *= self.config.kpi_boost
-        if chunk.kind == ChunkKind.PARAGRAPH:
+        if kind == ChunkKind.PARAGRAPH:
             factor *= self.config.paragraph_prior
-        if expanded.wants_measures and chunk.kind == ChunkKind.MEASURE:
+        if expanded.wants_measures and kind == ChunkKind.MEASURE:
             factor *= self.config.measure_boost
         return factor
 
