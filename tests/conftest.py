@@ -117,11 +117,11 @@ def real_index(tmp_path_factory) -> Path:
         except IndexUnavailable:
             pass
     from kb.embed.e5q4 import DEFAULT_MODEL_NAME
-    from kb.embed.sentence import Embedder
+    from kb.embed.sentence import SentenceEmbedder
     from kb.index.build import build_index
 
     target = tmp_path_factory.mktemp("index")
-    build_index(CORPUS, target, Embedder(DEFAULT_MODEL_NAME))
+    build_index(CORPUS, target, SentenceEmbedder(DEFAULT_MODEL_NAME))
     return target
 
 

@@ -34,6 +34,19 @@ def test_flatness_is_low_when_one_passage_stands_out_and_one_when_nothing_matche
     assert flatness(np.array([3.0, 1.5])) == pytest.approx(0.5)
 
 
+def test_flatness_without_a_full_partition_equals_the_partition_it_replaced():
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        n = int(rng.integers(5, 200_000))
+        share = (0.00002, 0.001, 0.3, 1.0)[trial % 4]  # from "fewer than ten match" to "all do"
+        scores = (rng.random(n) * 10 * (rng.random(n) < share)).astype(np.float32)
+        if trial % 5 == 0:
+            scores[: min(n, 20)] = 4.0  # ties
+        top = np.partition(scores, n - min(10, n))[n - min(10, n):]
+        expected = 1.0 if top.max() <= 0 else float(np.sort(top)[0]) / float(top.max())
+        assert flatness(scores) == expected
+
+
 def test_dense_weight_rises_with_flat_lexical_scores_and_for_number_questions(searcher):
     from kb.domain import Signal
 

@@ -12,6 +12,7 @@ import json
 import math
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
@@ -84,8 +85,12 @@ class LexicalIndex:
     def load(cls, directory: Path, size: int, *, mmap: bool = False) -> LexicalIndex:
         """Read a saved index without importing bm25s (numba + scipy: ~0.5 s of every cold search).
 
-        :meth:`scores` needs only the CSC arrays and the vocabulary that bm25s saved.
+        :meth:`scores` needs only the CSC arrays and the vocabulary that bm25s saved. An
+        index large enough for the compiled loop starts loading it (numba import and cached
+        machine code, ~1 s) in the background now, so the first query does not wait for it.
         """
+        if size >= COMPILED_MIN_DOCS:
+            threading.Thread(target=warm_compiled_sum, name="kb-bm25-warm", daemon=True).start()
         return cls(StoredBM25.load(Path(directory), mmap=mmap), size)
 
     def vocabulary(self) -> set[str]:
@@ -148,6 +153,15 @@ def _compiled_sum():  # type: ignore[no-untyped-def]
             kernel = numba.njit(nogil=True)(weighted_column_sum)
         _KERNEL.append(kernel)
     return _KERNEL[0]
+
+
+def warm_compiled_sum() -> None:
+    """Load (or compile) the numba loop and run it once on a one-posting column."""
+    kernel = _compiled_sum()
+    if kernel is not None:
+        one = np.ones(1, dtype=np.float32)
+        kernel(np.zeros(1, dtype=np.float32), one, np.zeros(1, dtype=np.int32),
+               np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), one)
 
 
 class StoredBM25:

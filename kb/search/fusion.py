@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from kb.search.topk import kth_best
+
 RRF_K = 60
 
 
@@ -51,12 +53,7 @@ def flatness(scores: np.ndarray, depth: int = 10) -> float:
     are common or absent and BM25 only counts generic overlap (対策, 支援, 市), so its
     order carries little. 1.0 when nothing matches at all.
     """
-    import numpy as np
-
-    values = np.asarray(scores, dtype=np.float32)
-    if values.size == 0:
+    if len(scores) == 0:
         return 1.0
-    depth = min(depth, values.size)
-    top = np.partition(values, values.size - depth)[values.size - depth :]
-    best = float(top.max())
-    return 1.0 if best <= 0 else float(np.sort(top)[0]) / best
+    best, kth = kth_best(scores, depth)
+    return 1.0 if best <= 0 else kth / best

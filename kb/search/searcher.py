@@ -26,44 +26,12 @@ from kb.ingest.corpus import CITY_CHOICES, resolve_city
 from kb.search.expand import ExpandedQuery, QueryExpander, QueryVocabulary
 from kb.search.floor import clear_match
 from kb.search.fusion import flatness, reciprocal_rank_fusion, weighted_sum
+from kb.search.topk import top_candidates
 
 METHODS = tuple(Method)
 MAX_QUERY_CHARS = 1000
 #: Hits covering more lines than this are not a passage any more (the eval ignores them).
 MAX_HIT_SPAN = 60
-
-
-#: From this many chunks on, :func:`top_candidates` first cuts the scores at a threshold
-#: estimated from every 16th usable score and only partitions the chunks above it.
-PARTITION_FIRST_MIN = 50_000
-SAMPLE_STEP = 16
-
-
-def top_candidates(scores: np.ndarray, usable: np.ndarray, limit: int) -> np.ndarray:
-    """The ``limit`` best usable ids by score, best first (ties by position).
-
-    Small arrays: argpartition over all usable ids. From :data:`PARTITION_FIRST_MIN` on, a
-    cut is taken first: the (4·limit/16)-th best of every 16th usable score, so that some
-    ~4·limit chunks score at or above it. When at least ``limit`` usable chunks do, the best
-    ``limit`` are all among them (any chunk below the cut has ``limit`` better ones), and
-    only those are partitioned: ~1-2 ms instead of ~5 ms at 10^6 chunks. Otherwise (an
-    unlucky sample, a narrow filter) the plain path. (np.partition over all N scores is no
-    shortcut: with most of them 0 it takes up to 50 ms.)
-    """
-    ids = None
-    if len(scores) >= PARTITION_FIRST_MIN and limit < len(scores):
-        sample = scores[::SAMPLE_STEP][usable[::SAMPLE_STEP]]
-        depth = max(1, 4 * limit // SAMPLE_STEP)
-        if len(sample) > depth:
-            cut = np.partition(sample, len(sample) - depth)[len(sample) - depth]
-            ids = np.flatnonzero(usable & (scores >= cut))
-            if len(ids) < limit:
-                ids = None
-    if ids is None:
-        ids = np.flatnonzero(usable)
-    if len(ids) > limit:
-        ids = ids[np.argpartition(-scores[ids], limit - 1)[:limit]]
-    return ids[np.lexsort((ids, -scores[ids]))]
 
 
 @dataclass(frozen=True)
