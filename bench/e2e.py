@@ -171,12 +171,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--keep", action="store_true", help="keep the assembled index folders")
+    parser.add_argument("--reuse", action="store_true", help="search a kept folder again instead of assembling it")
     args = parser.parse_args(argv)
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     prepare(max(sizes))
-    result: dict = {"load_before": load_average(), "runs": {}}
+    from bench.common import load as load_section
+
+    previous = (load_section("e2e") or {}).get("runs", {})
+    result: dict = {"load_before": load_average(), "runs": dict(previous)}
     for size in sizes:
-        built = run_child("bench.e2e", ["assemble", str(size)], timeout=7200)
+        kept = args.reuse and (folder(size) / "manifest.json").is_file() and str(size) in previous
+        built = previous[str(size)]["build"] if kept else run_child("bench.e2e", ["assemble", str(size)], timeout=7200)
         served = run_child("bench.e2e", ["serve", str(size)], timeout=3600)
         result["runs"][str(size)] = {"build": built, "serve": served}
         print(f"e2e {size}: search p95 {served['total_ms']['p95']:.1f} ms, rss {served['rss_mb']:.0f} MB, "

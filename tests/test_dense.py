@@ -74,3 +74,45 @@ def test_release_pages_keeps_a_memory_mapped_build_identical(tmp_path):
         spec = spec_for_type(kind, len(vectors), 32)
         a, b = build_dense(vectors, spec), build_dense(mapped, spec)
         assert np.array_equal(a.search(vectors[:20], 10)[1], b.search(vectors[:20], 10)[1])
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_a_filter_acts_inside_faiss(vectors, kind):
+    from kb.index.dense import search_dense
+
+    spec = spec_for_type(kind, len(vectors), vectors.shape[1], **({"pq_m": 8} if kind == "ivfpq" else {}))
+    index = build_dense(vectors, spec)
+    allowed = np.zeros(len(vectors), dtype=bool)
+    allowed[np.random.default_rng(1).choice(len(vectors), 300, replace=False)] = True
+    query = vectors[np.flatnonzero(allowed)[:5]]
+    _, ids = search_dense(index, spec, query, 20, allowed)
+    found = ids[ids >= 0]
+    assert len(found) and allowed[found].all()  # nothing outside the filter comes back
+    if kind == "flat":  # and for exact search it is the exact top 20 of the admitted vectors
+        admitted = np.flatnonzero(allowed)
+        exact = admitted[np.argsort(-(vectors[admitted] @ query.T), axis=0, kind="stable")[:20].T]
+        assert np.array_equal(ids, exact)
+    _, unfiltered = search_dense(index, spec, query[:1], 20)
+    assert not allowed[unfiltered[0]].all()
+
+
+def test_a_large_index_ranks_a_filtered_query_inside_the_filter(searcher, monkeypatch):
+    """What a 10^6-chunk index does (forced here on the real one): exact scores from the
+    stored vectors for a narrow filter, FAISS's ID selector for a wide one."""
+    from kb.search import searcher as module
+    from kb.search.searcher import Filters
+
+    filters = Filters(doc="kurume-mirai-design-2035")
+    allowed = searcher.allowed(filters)
+    expanded = searcher.expander.expand("子育て支援")
+    vector = searcher.query_vector(expanded)
+    whole = searcher.dense_scores(expanded, vector)
+    monkeypatch.setattr(module, "SEARCH_WHOLE_MAX", 0)
+    exact = searcher.dense_scores(expanded, vector, allowed)
+    assert np.isfinite(exact[allowed]).all() and not np.isfinite(exact[~allowed]).any()
+    assert np.allclose(exact[allowed], whole[allowed], atol=1e-5)
+    monkeypatch.setattr(module, "EXACT_FILTERED_MAX", 0)
+    selected = searcher.dense_scores(expanded, vector, allowed)
+    assert not np.isfinite(selected[~allowed]).any()
+    assert np.array_equal(np.isfinite(selected), allowed)  # flat: every admitted chunk within 20 × candidates
+    assert np.allclose(selected[allowed], whole[allowed], atol=1e-5)

@@ -20,7 +20,7 @@ from kb.chunk import Chunk
 from kb.domain import LEXICAL_SIGNALS, METHOD_SIGNALS, ChunkKind, Fusion, Method, Signal, SourceSpan, resolve_kind
 from kb.embed.protocol import QueryEmbedder
 from kb.errors import QueryError
-from kb.index.dense import FaissIndex
+from kb.index.dense import DenseIndexSpec, FaissIndex, search_dense
 from kb.index.storage import LoadedIndex
 from kb.ingest.corpus import CITY_CHOICES, resolve_city
 from kb.search.expand import ExpandedQuery, QueryExpander, QueryVocabulary
@@ -32,6 +32,10 @@ METHODS = tuple(Method)
 MAX_QUERY_CHARS = 1000
 #: Hits covering more lines than this are not a passage any more (the eval ignores them).
 MAX_HIT_SPAN = 60
+#: Up to this many chunks FAISS ranks them all (the real corpus has ~450).
+SEARCH_WHOLE_MAX = 5000
+#: A filter admitting at most this many chunks of a large index is ranked exactly.
+EXACT_FILTERED_MAX = 4096
 
 
 @dataclass(frozen=True)
@@ -242,26 +246,43 @@ class Searcher:
             raise QueryError("dense search needs the embedding model; it is not loaded")
         return self.embedder.encode_query(expanded.dense_text if self.config.expand else expanded.text)
 
-    def dense_scores(self, expanded: ExpandedQuery, vector: np.ndarray | None = None) -> np.ndarray:
+    def dense_scores(
+        self, expanded: ExpandedQuery, vector: np.ndarray | None = None, allowed: np.ndarray | None = None
+    ) -> np.ndarray:
         """Cosine of every chunk that FAISS returns (-inf for the rest)."""
         if vector is None:
             vector = self.query_vector(expanded)
-        return self._faiss_scores(self.index.dense, vector)
+        return self._faiss_scores(self.index.dense, self.index.manifest.dense_index, vector, allowed,
+                                  self.index.vectors)
 
-    def use_scores(self, expanded: ExpandedQuery) -> np.ndarray:
+    def use_scores(self, expanded: ExpandedQuery, allowed: np.ndarray | None = None) -> np.ndarray:
         """Cosine under the second encoder (USE), on the same text the e5 query sees."""
-        if self.use_embedder is None or self.index.use_dense is None:
+        if self.use_embedder is None or self.index.use_dense is None or not self.index.manifest.use:
             raise QueryError("this index has no second-encoder vectors; rebuild with `kb build --second-encoder`")
         vector = self.use_embedder.encode_query(expanded.dense_text if self.config.expand else expanded.text)
-        return self._faiss_scores(self.index.use_dense, vector)
+        spec = DenseIndexSpec(**self.index.manifest.use["dense_index"])
+        return self._faiss_scores(self.index.use_dense, spec, vector, allowed)
 
-    def _faiss_scores(self, dense: FaissIndex, vector: np.ndarray) -> np.ndarray:
-        """A small index is searched whole; a large one over-fetches 20× the candidates
-        so that filters still leave enough to rank."""
+    def _faiss_scores(
+        self, dense: FaissIndex, spec: DenseIndexSpec, vector: np.ndarray, allowed: np.ndarray | None,
+        vectors: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """A small index is searched whole. A large one returns 20× the candidates, from
+        inside the filter when there is one (a FAISS ID selector), and a filter that admits
+        only a few thousand chunks is ranked exactly from their stored vectors."""
         count = len(self.chunks)
-        limit = count if count <= 5000 else min(count, self.config.candidates * 20)
-        scores, ids = dense.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), limit)
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         out = np.full(count, -np.inf, dtype=np.float32)
+        if count <= SEARCH_WHOLE_MAX:
+            scores, ids = dense.search(query, count)
+        else:
+            narrowed = allowed is not None and not allowed.all()
+            admitted = np.flatnonzero(allowed) if narrowed and allowed is not None else None
+            if admitted is not None and vectors is not None and len(admitted) <= EXACT_FILTERED_MAX:
+                out[admitted] = np.asarray(vectors[admitted], dtype=np.float32) @ query[0]
+                return out
+            limit = min(count, self.config.candidates * 20)
+            scores, ids = search_dense(dense, spec, query, limit, allowed if narrowed else None)
         valid = ids[0] >= 0
         out[ids[0][valid]] = scores[0][valid]
         return out
@@ -276,15 +297,16 @@ class Searcher:
             available.add(Signal.USE)
         return tuple(s for s in wanted if s in available)
 
-    def signal_scores(self, signal: Signal, expanded: ExpandedQuery) -> np.ndarray:
-        """One signal's score for every chunk (0 or -inf where it has none)."""
+    def signal_scores(self, signal: Signal, expanded: ExpandedQuery, allowed: np.ndarray | None = None) -> np.ndarray:
+        """One signal's score for every chunk (0 or -inf where it has none); the dense ones
+        search inside ``allowed`` where the index is large."""
         if signal == Signal.LEXICAL:
             return self.lexical_scores(expanded)
         if signal == Signal.SUDACHI:
             return self.sudachi_scores(expanded)
         if signal == Signal.DENSE:
-            return self.dense_scores(expanded)
-        return self.use_scores(expanded)
+            return self.dense_scores(expanded, allowed=allowed)
+        return self.use_scores(expanded, allowed)
 
     def allowed(self, filters: Filters) -> np.ndarray:
         """Boolean mask of the chunks a filter admits, from precomputed columns (no per-chunk Python)."""
@@ -337,7 +359,7 @@ class Searcher:
         scores: dict[Signal, np.ndarray] = {}
         for signal in self.signals(method) if signals is None else tuple(Signal(s) for s in signals):
             start = tick()
-            scores[signal] = self.signal_scores(signal, expanded)
+            scores[signal] = self.signal_scores(signal, expanded, allowed)
             timings[signal.value] = tick() - start
 
         start = tick()
