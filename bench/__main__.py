@@ -1,6 +1,6 @@
 """One command for every benchmark: ``.venv/bin/python -m bench [SECTION ...]``.
 
-Sections, in the order they run by default: build, query, startup, scale, load; then
+Sections, in the order they run by default: build, query, startup, scale, e2e, load; then
 the report (bench/results.md, bench/latency_vs_size.png). Each section saves its
 figures to bench/out/<section>.json, so a single section can be re-run and the report
 re-rendered with the others kept (``python -m bench report`` renders only).
@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-SECTIONS = ("build", "query", "startup", "scale", "load")
+SECTIONS = ("build", "query", "startup", "scale", "e2e", "load")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import scale
 
             scale.main(["--sizes", args.scale_sizes, "--types", args.scale_types])
+        elif section == "e2e":
+            from bench import e2e
+
+            e2e.main(["--sizes", args.scale_sizes])
         elif section == "load":
             from bench import load
 
