@@ -35,6 +35,18 @@ def rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def rss_parts_mb() -> dict[str, float]:
+    """Resident memory split as the kernel counts it: anonymous (heap: what the process
+    needs for itself) and file-backed (mapped files' pages: page cache the kernel can drop)."""
+    parts = {}
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            key = line.split(":")[0]
+            if key in ("RssAnon", "RssFile", "RssShmem"):
+                parts[key] = int(line.split()[1]) / 1024
+    return parts
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (MiB), from the kernel's high-water mark."""
     with open("/proc/self/status") as handle:

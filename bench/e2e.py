@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import ROOT, MemorySampler, load_average, percentiles, rss_mb, run_child, save
+from bench.common import ROOT, MemorySampler, load_average, percentiles, rss_mb, rss_parts_mb, run_child, save
 from bench.scale import DATA, DIM, SEED, lexical_inputs, prepare, synthetic_term_lists
 
 QUERY_ROUNDS = 2
@@ -161,7 +161,7 @@ def serve(size: int) -> dict:
         started = time.perf_counter()
         searcher.search(query, filters=Filters(city="熊本市", kind="measure"))
         filtered.append(time.perf_counter() - started)
-    return {"size": size, "load_s": load_s, "load_verified_s": verified_s, "rss_mb": rss_mb(),
+    return {"size": size, "load_s": load_s, "load_verified_s": verified_s, "rss_mb": rss_mb(), "rss_parts_mb": rss_parts_mb(),
             "loaded_mb": loaded_mb, "base_mb": base, "total_ms": percentiles(total),
             "filtered_ms": percentiles(filtered), "stages_ms": {k: percentiles(v) for k, v in stages.items()},
             "dense_index": index.manifest.dense_index.type}

@@ -338,7 +338,7 @@ def lexical_build(size: int) -> dict:
 def lexical_serve(size: int) -> dict:
     from kb.index import lexical
     from kb.index.lexical import LexicalIndex
-    from kb.search.searcher import top_candidates
+    from kb.search.topk import top_candidates
 
     base = rss_mb()
     started = time.perf_counter()

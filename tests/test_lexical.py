@@ -105,3 +105,21 @@ def test_top_candidates_cut_first_equals_plain_argpartition(monkeypatch):
         plain = searcher.top_candidates(scores, usable, 100)
         monkeypatch.setattr(searcher, "PARTITION_FIRST_MIN", 0)
         assert np.array_equal(searcher.top_candidates(scores, usable, 100), plain)
+
+
+def test_top_ids_tests_usability_lazily_and_equals_the_plain_mask(monkeypatch):
+    from kb.search import topk
+
+    rng = np.random.default_rng(5)
+    for trial in range(48):
+        n = int(rng.integers(200, 120_000))
+        require = ("positive", "finite")[trial % 2]
+        scores = rng.random(n).astype(np.float32)  # distinct usable scores: ties at the cut are arbitrary
+        scores[rng.random(n) < 0.4] = 0.0 if require == "positive" else -np.inf
+        allowed = None if trial % 3 == 0 else rng.random(n) < (0.001, 0.5)[trial % 2]
+        usable = (scores > 0 if require == "positive" else np.isfinite(scores)) & (True if allowed is None else allowed)
+        plain = np.flatnonzero(usable)
+        expected = plain[np.lexsort((plain, -scores[plain]))][:100]
+        for first in (10**9, 0):
+            monkeypatch.setattr(topk, "PARTITION_FIRST_MIN", first)
+            assert np.array_equal(topk.top_ids(scores, 100, allowed=allowed, require=require), expected)

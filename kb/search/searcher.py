@@ -7,9 +7,11 @@ nothing else ranks chunks.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -26,7 +28,7 @@ from kb.ingest.corpus import CITY_CHOICES, resolve_city
 from kb.search.expand import ExpandedQuery, QueryExpander, QueryVocabulary
 from kb.search.floor import clear_match
 from kb.search.fusion import flatness, reciprocal_rank_fusion, weighted_sum
-from kb.search.topk import top_candidates
+from kb.search.topk import top_ids
 
 METHODS = tuple(Method)
 MAX_QUERY_CHARS = 1000
@@ -36,6 +38,8 @@ MAX_HIT_SPAN = 60
 SEARCH_WHOLE_MAX = 5000
 #: A filter admitting at most this many chunks of a large index is ranked exactly.
 EXACT_FILTERED_MAX = 4096
+#: From this many chunks on the signals of one query are computed concurrently.
+PARALLEL_SIGNALS_MIN = 50_000
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,8 @@ class Searcher:
         self._documents = set(self.columns.values("doc"))
         # The two cities and 広域, plus any municipality a `kb add`ed plan brought in.
         self._cities = tuple(CITY_CHOICES) + tuple(sorted(set(self.columns.values("city")) - set(CITY_CHOICES)))
+        self._pool: ThreadPoolExecutor | None = None  # made on the first search of a large index
+        self._pool_lock = threading.Lock()
 
     def check_filters(self, filters: Filters) -> None:
         if filters.city and resolve_city(filters.city) not in self._cities:
@@ -308,6 +314,28 @@ class Searcher:
             return self.dense_scores(expanded, allowed=allowed)
         return self.use_scores(expanded, allowed)
 
+    def _timed_signal(self, signal: Signal, expanded: ExpandedQuery, allowed: np.ndarray) -> tuple[np.ndarray, float]:
+        start = time.perf_counter()
+        values = self.signal_scores(signal, expanded, allowed)
+        return values, time.perf_counter() - start
+
+    def _all_signal_scores(
+        self, wanted: Sequence[Signal], expanded: ExpandedQuery, allowed: np.ndarray
+    ) -> dict[Signal, tuple[np.ndarray, float]]:
+        """Every wanted signal's scores and seconds. A large index computes them at once on
+        a small thread pool: the BM25 loop (numba, nogil), ONNX and FAISS all release the
+        GIL, so at 10^6 chunks the two BM25 fields are scored while the query is embedded
+        and searched. A small index (the real corpus) scores one after the other: threads
+        would cost more than the ~2 ms they could overlap. The scores are the same either way."""
+        if len(wanted) < 2 or len(self.chunks) < PARALLEL_SIGNALS_MIN:
+            return {signal: self._timed_signal(signal, expanded, allowed) for signal in wanted}
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=len(Signal), thread_name_prefix="kb-signal")
+            pool = self._pool
+        futures = {signal: pool.submit(self._timed_signal, signal, expanded, allowed) for signal in wanted}
+        return {signal: future.result() for signal, future in futures.items()}
+
     def allowed(self, filters: Filters) -> np.ndarray:
         """Boolean mask of the chunks a filter admits, from precomputed columns (no per-chunk Python)."""
         columns = self.columns
@@ -324,8 +352,9 @@ class Searcher:
 
     def _ranking(self, scores: np.ndarray, allowed: np.ndarray, *, positive: bool) -> list[int]:
         """The top candidates by score (ties by position), via argpartition: O(N), not O(N log N)."""
-        usable = allowed & (scores > 0 if positive else np.isfinite(scores))
-        return [int(i) for i in top_candidates(scores, usable, self.config.candidates)]
+        narrowed = None if allowed.all() else allowed
+        ids = top_ids(scores, self.config.candidates, allowed=narrowed, require="positive" if positive else "finite")
+        return [int(i) for i in ids]
 
     def search(
         self,
@@ -356,11 +385,11 @@ class Searcher:
         expanded = self.expander.expand(query)
         timings["expand"] = tick() - start
         allowed = self.allowed(filters)
+        wanted = self.signals(method) if signals is None else tuple(Signal(s) for s in signals)
         scores: dict[Signal, np.ndarray] = {}
-        for signal in self.signals(method) if signals is None else tuple(Signal(s) for s in signals):
-            start = tick()
-            scores[signal] = self.signal_scores(signal, expanded, allowed)
-            timings[signal.value] = tick() - start
+        for signal, (values, seconds) in self._all_signal_scores(wanted, expanded, allowed).items():
+            scores[signal] = values
+            timings[signal.value] = seconds
 
         start = tick()
         hits = self.rank(expanded, scores, allowed, filters, k)
