@@ -24,6 +24,7 @@ This module imports Dask; nothing imports this module until a build asks for wor
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -220,10 +221,18 @@ class DaskEmbedder:
     def close(self) -> None:
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None
-        for part in (client, cluster):
-            if part is not None:
-                with contextlib.suppress(Exception):  # shutting down: nothing left to save
-                    part.close()
+        # A loaded worker may take more than the nanny's 4 s to exit and is then killed, which
+        # Dask logs as a warning per worker: expected here, so not shown during the close.
+        nanny = logging.getLogger("distributed.nanny")
+        level = nanny.level
+        nanny.setLevel(logging.ERROR)
+        try:
+            for part in (client, cluster):
+                if part is not None:
+                    with contextlib.suppress(Exception):  # shutting down: nothing left to save
+                        part.close()
+        finally:
+            nanny.setLevel(level)
 
     def __enter__(self) -> Self:
         return self
