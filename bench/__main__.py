@@ -17,11 +17,14 @@ import sys
 import time
 
 SECTIONS = ("build", "query", "startup", "scale", "e2e", "load")
+#: Sections run only when named (``python -m bench workers``): embedding on Dask workers, ~5-15 min.
+OPTIONAL = ("workers",)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("sections", nargs="*", help=f"any of {', '.join(SECTIONS)}, or report (default: all)")
+    parser.add_argument("sections", nargs="*",
+                        help=f"any of {', '.join(SECTIONS + OPTIONAL)}, or report (default: {', '.join(SECTIONS)})")
     parser.add_argument("--scale-sizes", default="10000,100000,1000000")
     parser.add_argument("--scale-types", default="flat,hnsw,ivfsq8,ivfpq")
     parser.add_argument("--load-seconds", type=float, default=30)
@@ -29,10 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     chosen = args.sections or list(SECTIONS)
-    unknown = [s for s in chosen if s not in (*SECTIONS, "report")]
+    unknown = [s for s in chosen if s not in (*SECTIONS, *OPTIONAL, "report")]
     if unknown:
         parser.error(f"unknown section(s): {', '.join(unknown)}")
-    for section in SECTIONS:
+    for section in SECTIONS + OPTIONAL:
         if section not in chosen:
             continue
         started = time.perf_counter()
@@ -57,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import e2e
 
             e2e.main(["--sizes", args.scale_sizes])
+        elif section == "workers":
+            from bench import workers
+
+            workers.main([])
         elif section == "load":
             from bench import load
 

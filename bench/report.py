@@ -193,6 +193,22 @@ def build_section(build: dict) -> str:
     return out
 
 
+def workers_section(workers: dict) -> str:
+    rows = [[r["mode"], f(r["threads"], 0), f(r["chunks_per_s"], 2), f"×{r['speedup']:.2f}", f(r["startup_s"]),
+             "yes" if r["identical"] else f"no (max abs diff {r['max_abs_diff']:.2g})"] for r in workers["runs"]]
+    out = table(["embedder", "torch threads each", "chunks/s", "speed-up", "start-up s", "vectors identical"], rows)
+    reference = workers.get("reference")
+    if reference:
+        out += (f"\nThe in-process vectors also equal a `kb build`'s `vectors.npy`: "
+                f"{'yes' if reference['identical'] else 'no'}.\n")
+    out += (f"\n{workers['chunks']} chunks of the real corpus, embedded as the build embeds them (length-sorted groups "
+            "of 64, `python -m bench.workers`). Start-up is the cluster's processes plus one model load per worker "
+            "(in process: the model load). On 2 cores one in-process torch already uses both, so two 1-thread "
+            "workers can at best match it; the 1-thread row is what one core does, i.e. what each added core or "
+            "machine adds.\n")
+    return out
+
+
 def query_section(query: dict) -> str:
     stages = ("expand", "lexical", "embed", "dense", "fusion", "total", "total_cached")
     rows = []
@@ -402,6 +418,7 @@ def plot(scale: dict, query: dict | None) -> bool:
 
 def render() -> Path:
     build, query, startup, scale, load_, e2e = (load(s) for s in ("build", "query", "startup", "scale", "load", "e2e"))
+    workers = load("workers")
     parts = [
         "# kb benchmarks\n",
         ("Regenerate everything with `bench/run.sh` (or `.venv/bin/python -m bench`; `python -m bench report` only "
@@ -412,6 +429,8 @@ def render() -> Path:
     ]
     if build:
         parts += ["\n## Build\n", contention(build), build_section(build)]
+    if workers:
+        parts += ["\n## Embedding on many workers (issue 17)\n", contention(workers), workers_section(workers)]
     if query:
         parts += ["\n## Query latency, warm, in process (real corpus)\n", contention(query), query_section(query)]
     if startup:

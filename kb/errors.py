@@ -43,6 +43,16 @@ class ModelLoadError(KbError, RuntimeError):
     """The embedding model could not be loaded (the message names the model)."""
 
 
+class DeviceUnavailable(ModelLoadError):
+    """The requested torch device (``--device cuda``) is not there, or is no device at all."""
+
+
+class WorkersUnavailable(KbError, RuntimeError):
+    """``kb build --workers/--scheduler`` cannot start or reach its Dask workers."""
+
+    fix = "pip install 'kb[workers]'"
+
+
 class ModelSourceError(KbError, ValueError):
     """The files the built-in model is converted from are missing or not the expected ones."""
 

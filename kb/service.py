@@ -21,7 +21,7 @@ from kb.analysis.lemmas import JapaneseAnalyzer
 from kb.chunk import Chunk
 from kb.config import settings
 from kb.embed.protocol import Embedder
-from kb.errors import CorpusError, IndexUnavailable, KbError
+from kb.errors import CorpusError, IndexUnavailable, KbError, WorkersUnavailable
 from kb.index.build import BuildReport, Progress
 from kb.ingest.pages import PageMap, read_pages
 from kb.kpi.extract import Kpi, kpis_for_chunk, load_kpis
@@ -29,6 +29,7 @@ from kb.present import highlight_terms
 from kb.search.searcher import Hit, SearchConfig, Searcher, SearchResult
 
 if TYPE_CHECKING:
+    from kb.embed.parallel import DaskEmbedder
     from kb.ingest.add import CorpusChange, PlanInfo
 
 log = logging.getLogger(__name__)
@@ -95,29 +96,59 @@ def build(
     progress: Progress | None = None,
     say: Say | None = None,
     second_encoder: bool = False,
+    workers: int = 1,
+    scheduler: str | None = None,
+    device: str = "auto",
 ) -> BuildReport:
     """Parse, chunk, embed and write the index; then make sure queries can start fast.
 
     A bad corpus fails before the model loads (seconds instead of a minute). ``embedder``
     defaults to ``model`` (or the built-in e5-small-q4) loaded lazily, so a rebuild
-    with nothing new to embed never starts torch.
+    with nothing new to embed never starts torch. ``workers > 1`` or a Dask
+    ``scheduler`` address embeds on Dask workers (:mod:`kb.embed.parallel`), closed
+    when the build ends; ``device`` is ``auto`` (CUDA when torch sees a GPU), ``cpu`` or
+    ``cuda``.
     """
+    from contextlib import ExitStack
+
     from kb.embed.e5q4 import DEFAULT_MODEL_NAME
     from kb.embed.sentence import SentenceEmbedder, ensure_query_encoder
     from kb.index.build import build_index
     from kb.ingest.corpus import load_corpus
 
+    if workers < 1:
+        raise WorkersUnavailable(f"--workers must be at least 1, not {workers}")
     load_corpus(Path(corpus))
-    if embedder is None:
-        name = requested_model(model) or DEFAULT_MODEL_NAME
-        if say:
-            say(f"loading model {name} …")
-        embedder = SentenceEmbedder(name, progress=say, lazy=True)
-    report = build_index(Path(corpus), index_dir(index), embedder, progress=progress, second_encoder=second_encoder)
+    name = requested_model(model) or DEFAULT_MODEL_NAME
+    on_workers = embedder is None and (workers > 1 or scheduler is not None)
+    with ExitStack() as stack:  # the Dask cluster closes here, also on an error or Ctrl-C
+        if on_workers:
+            embedder = stack.enter_context(_dask_embedder(name, workers, scheduler, device, say))
+        elif embedder is None:
+            if say:
+                say(f"loading model {name} …")
+            embedder = SentenceEmbedder(name, progress=say, lazy=True, device=device)
+        assert embedder is not None
+        report = build_index(Path(corpus), index_dir(index), embedder, progress=progress,
+                             second_encoder=second_encoder)
+    if on_workers:  # the query encoder is exported here, from a model loaded only if needed
+        embedder = SentenceEmbedder(name, progress=say, lazy=True, device="cpu")
     if isinstance(embedder, SentenceEmbedder):
         # Once per model: the torch-free ONNX query encoder that `kb search` starts with.
         ensure_query_encoder(embedder, progress=say)
     return report
+
+
+def _dask_embedder(name: str, workers: int, scheduler: str | None, device: str, say: Say | None) -> DaskEmbedder:
+    """:class:`kb.embed.parallel.DaskEmbedder`, or how to install Dask when it is missing."""
+    try:
+        from kb.embed.parallel import DaskEmbedder
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("dask", "distributed"):
+            raise
+        raise WorkersUnavailable(f"kb build --workers/--scheduler needs Dask distributed ({exc}): "
+                                 "pip install 'kb[workers]' (or pip install 'dask[distributed]')") from None
+    return DaskEmbedder(name, workers=workers, scheduler=scheduler, device=device, say=say)
 
 
 @dataclass(frozen=True)

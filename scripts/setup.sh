@@ -20,10 +20,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$fingerprint" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   # torch before sentence-transformers: an unpinned torch would pull a multi-GB CUDA build.
   .venv/bin/python -m pip install --quiet "torch==2.13.0"
+  # [workers]: Dask distributed for `kb build --workers N` (kb runs without it).
   if [ "$want_test" = 1 ]; then
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+    .venv/bin/python -m pip install --quiet -e ".[test,workers]"
   else
-    .venv/bin/python -m pip install --quiet -e .
+    .venv/bin/python -m pip install --quiet -e ".[workers]"
   fi
   echo "$fingerprint" > "$stamp"
 fi

@@ -68,8 +68,21 @@ def build(
     second_encoder: Annotated[
         bool, typer.Option("--second-encoder", help="Also embed with multilingual USE (for experiments; not used by default).")
     ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Embed on N local Dask worker processes (needs kb[workers]; 1 = in this process).")
+    ] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Embed on the workers of this Dask scheduler, e.g. tcp://host:8786.")
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="auto (CUDA when torch sees a GPU), cpu or cuda.")
+    ] = "auto",
 ) -> None:
     """Parse the plans, chunk, embed and write the index (atomically)."""
+    if workers < 1:
+        fail(f"--workers must be at least 1, not {workers}")
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        fail(f"unknown --device {device!r} (choose from auto, cpu, cuda)")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kb import service
@@ -88,7 +101,7 @@ def build(
             bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
 
         report = service.build(corpus, index, model=model, progress=progress, say=console.print,
-                               second_encoder=second_encoder)
+                               second_encoder=second_encoder, workers=workers, scheduler=scheduler, device=device)
     typer.echo(f"built {report.chunk_count} chunks into {report.build_dir}")
     typer.echo(f"embedded {report.embedded}, reused {report.reused} unchanged; dense index: {report.dense_type}")
     typer.echo("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items()))

@@ -28,6 +28,34 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 
+#: What ``--device`` accepts: ``auto`` is CUDA when torch sees a GPU, else the CPU.
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str = "auto") -> str:
+    """The torch device for ``device`` (``auto``, ``cpu``, ``cuda`` or ``cuda:N``).
+
+    Vectors embedded on a GPU may differ from CPU ones in the last bits (other kernels,
+    other summation order); the index records the model, not the device, because both
+    are the same model and their vectors are interchangeable for search.
+    """
+    from kb.errors import DeviceUnavailable
+
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise DeviceUnavailable(f"unknown device {device!r} (choose from {', '.join(DEVICES)})")
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    available = torch.cuda.is_available()
+    if device == "auto":
+        return "cuda" if available else "cpu"
+    if not available:
+        raise DeviceUnavailable(f"--device {device}: torch sees no CUDA GPU here (torch {torch.__version__}); "
+                                "use --device cpu, or install a CUDA build of torch")
+    return device
+
+
 def resolve_model_path(name: str, progress: Callable[[str], None] | None = None) -> str:
     """A loadable location for ``name``: the converted default, a local path, or a hub name."""
     if name == DEFAULT_MODEL_NAME:
@@ -44,9 +72,16 @@ class SentenceEmbedder:
     """
 
     def __init__(
-        self, name: str = DEFAULT_MODEL_NAME, *, progress: Callable[[str], None] | None = None, lazy: bool = False
+        self,
+        name: str = DEFAULT_MODEL_NAME,
+        *,
+        progress: Callable[[str], None] | None = None,
+        lazy: bool = False,
+        device: str = "auto",
     ):
         self.name = name
+        #: ``auto`` / ``cpu`` / ``cuda[:N]``; resolved (:func:`resolve_device`) when the model loads.
+        self.device = device
         self._progress = progress
         self._model: SentenceTransformer | None = None
         dimension = _exported_dimension(name) if lazy else None
@@ -71,7 +106,9 @@ class SentenceEmbedder:
         try:
             from sentence_transformers import SentenceTransformer
 
-            model = SentenceTransformer(location, device="cpu")
+            model = SentenceTransformer(location, device=resolve_device(self.device))
+        except ModelLoadError:
+            raise
         except Exception as exc:
             hint = "" if Path(location).exists() else " (no local directory of that name; a hub download needs network access)"
             raise ModelLoadError(f"cannot load embedding model {name!r}{hint}: {exc.__class__.__name__}: {exc}") from exc

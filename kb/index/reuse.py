@@ -64,10 +64,12 @@ def embed_with_reuse(
         else:
             missing.append(i)
     missing.sort(key=lambda i: len(chunks[i].embed_text))
-    for offset in range(0, len(missing), GROUP):
-        ids = missing[offset : offset + GROUP]
+    # An embedder on many workers asks for several groups per call (a multiple of GROUP).
+    step = max(1, getattr(embedder, "preferred_group", GROUP) // GROUP) * GROUP
+    for offset in range(0, len(missing), step):
+        ids = missing[offset : offset + step]
         vectors[ids] = embedder.encode_documents([chunks[i].embed_text for i in ids])
-        notify(min(offset + GROUP, len(missing)), len(missing))
+        notify(min(offset + step, len(missing)), len(missing))
     if not missing:
         notify(0, 0)
     return vectors, len(missing)
