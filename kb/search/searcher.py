@@ -38,6 +38,8 @@ MAX_HIT_SPAN = 60
 SEARCH_WHOLE_MAX = 5000
 #: A filter admitting at most this many chunks of a large index is ranked exactly.
 EXACT_FILTERED_MAX = 4096
+#: Flatness compares the best lexical score with the one this far down.
+FLATNESS_DEPTH = 10
 #: From this many chunks on the signals of one query are computed concurrently.
 PARALLEL_SIGNALS_MIN = 50_000
 
@@ -407,7 +409,9 @@ class Searcher:
         for signal, values in scores.items():
             rankings[signal] = self._ranking(values, allowed, positive=signal in LEXICAL_SIGNALS)
             raw[signal] = {i: float(values[i]) for i in rankings[signal]}
-        fused = self.fuse(expanded, scores, raw, rankings)
+        # Unfiltered, the lexical ranking's first ten are the ten best scores the fusion weight needs.
+        lexical_top = rankings.get(Signal.LEXICAL) if allowed.all() else None
+        fused = self.fuse(expanded, scores, raw, rankings, lexical_top)
         for item, value in fused.items():
             factor = self._prior(item, expanded, filters)
             fused[item] = value * factor if value >= 0 else value / factor
@@ -421,22 +425,30 @@ class Searcher:
 
     def fuse(
         self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], raw: dict[str, dict[int, float]],
-        rankings: dict[str, list[int]],
+        rankings: dict[str, list[int]], lexical_top: Sequence[int] | None = None,
     ) -> dict[int, float]:
         """One score per candidate: a lone signal's own score, else the weighted fusion."""
         if len(raw) == 1:
             return dict(next(iter(raw.values())))
-        weights = self.weights(expanded, scores)
+        weights = self.weights(expanded, scores, lexical_top)
         if self.config.fusion == Fusion.RRF:
             return reciprocal_rank_fusion(rankings, weights, self.config.rrf_k)
         return weighted_sum(raw, weights)
 
-    def weights(self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray]) -> dict[str, float]:
+    def weights(
+        self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], lexical_top: Sequence[int] | None = None
+    ) -> dict[str, float]:
         """Each signal's fusion weight for this query: by language, by how flat the lexical
-        scores are, and by whether it asks for numbers (all chosen on tune + dev + blind)."""
+        scores are, and by whether it asks for numbers (all chosen on tune + dev + blind).
+        ``lexical_top``: the best lexical ids over all chunks, best first, if already ranked."""
         config = self.config
         lexical = scores.get(Signal.LEXICAL)
-        flat = flatness(lexical) if lexical is not None else config.flatness_pivot
+        if lexical is None:
+            flat = config.flatness_pivot
+        elif lexical_top is not None and len(lexical_top) >= FLATNESS_DEPTH:
+            flat = float(lexical[lexical_top[FLATNESS_DEPTH - 1]]) / float(lexical[lexical_top[0]])
+        else:
+            flat = flatness(lexical, FLATNESS_DEPTH)
         dense = math.exp(config.flatness_gain * (flat - config.flatness_pivot))
         if expanded.wants_kpi:
             dense *= config.kpi_dense_factor
