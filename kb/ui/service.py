@@ -145,8 +145,9 @@ class SearchService:
                 fresh.searcher.search(WARMUP_QUERY, k=1)  # the first request after the swap stays fast
             except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs the next user time
                 log.info("warm-up of the rebuilt index failed: %s", exc)
+            # The catalogue first: a request that sees the new session also sees its plans.
+            self._load_catalogue(fresh)
             self.session = fresh
-            self._load_catalogue()
             log.warning("kb app: switched to the rebuilt index %s (%d passages)", fresh.searcher.index.path,
                         len(fresh.chunks))
         finally:
@@ -171,12 +172,13 @@ class SearchService:
     def ready(self) -> bool:
         return self.session is not None
 
-    def _load_catalogue(self) -> None:
+    def _load_catalogue(self, session: Session | None = None) -> None:
         """Documents and goals for the filters: from the index, or the corpus if none yet."""
         metadata: dict[str, dict[str, str]] = {}
-        if self.session is not None:
-            self._chunks = list(self.session.chunks)
-            metadata = dict(self.session.searcher.index.documents)
+        session = session or self.session
+        if session is not None:
+            self._chunks = list(session.chunks)
+            metadata = dict(session.searcher.index.documents)
         else:
             try:
                 from kb.chunk import chunk_corpus
