@@ -10,6 +10,7 @@ build under fresh checksums, and dense search would quietly return garbage for g
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from kb.chunk import Chunk
 from kb.embed.protocol import Embedder
+from kb.index.journal import JournalWriter, RowFile, VectorLookup, all_finite, npy_rows
 from kb.ingest.corpus import sha256_file
 
 #: ``notify(done, total)`` for one embedding stage's progress bar.
@@ -71,3 +73,106 @@ def embed_with_reuse(
     if not missing:
         notify(0, 0)
     return vectors, len(missing)
+
+
+def verified_lookup(
+    build: Path | None, artefacts: Mapping[str, str], vectors_name: str, hashes_name: str, dimension: int
+) -> VectorLookup:
+    """Like :func:`verified_vectors`, but the vectors stay on disk and are read row by row."""
+    lookup = VectorLookup()
+    if build is None:
+        return lookup
+    for name in (vectors_name, hashes_name):
+        digest = artefacts.get(name)
+        try:
+            if digest is None or sha256_file(build / name) != digest:
+                return lookup
+        except OSError:
+            return lookup
+    found = npy_rows(build / vectors_name)
+    if found is None:
+        return lookup
+    offset, (count, width) = found
+    if width != dimension:
+        return lookup
+    try:
+        rows: dict[str, int] = {}
+        row = 0
+        with (build / hashes_name).open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.strip():
+                    rows[json.loads(line)["content_hash"]] = row
+                    row += 1
+        if row != count or not all_finite(build / vectors_name, offset, count * width):
+            return lookup
+    except (OSError, ValueError, KeyError, TypeError):
+        return lookup
+    lookup.add_file(RowFile(build / vectors_name, offset, 4 * width, 0, width), rows)
+    return lookup
+
+
+class EmbedPlan:
+    """What embedding needs to know of each chunk: its content hash and embed-text length.
+
+    A build records these as chunks stream past (``N × ~80`` bytes), not the chunks.
+    """
+
+    def __init__(self) -> None:
+        self.hashes: list[str] = []
+        self.lengths: list[int] = []
+
+    def add(self, chunk: Chunk) -> None:
+        self.hashes.append(chunk.content_hash)
+        self.lengths.append(len(chunk.embed_text))
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+
+def embed_to_file(
+    plan: EmbedPlan, texts: Sequence[Chunk], embedder: Embedder, sources: Sequence[Mapping[str, np.ndarray]],
+    path: Path, journal: JournalWriter | None, notify: Notify,
+) -> tuple[int, list[int]]:
+    """Write every chunk's vector into the ``.npy`` at ``path`` as soon as it is known.
+
+    Vectors come from the first of ``sources`` that has the chunk's hash (the previous
+    build, then resume journals); the rest are embedded in length-sorted groups of
+    :data:`GROUP`, in the order :func:`embed_with_reuse` uses, each group written to the
+    file and appended to ``journal`` before the next starts. ``texts[i]`` is chunk *i*
+    (the temporary build's chunk store). Returns (embedded, taken from each source).
+    """
+    dimension = embedder.dimension
+    count = len(plan)
+    created = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(count, dimension))
+    offset = created.offset  # the header's length; the rows are written with pwrite, not through the map
+    del created
+    stride = 4 * dimension
+    taken = [0] * len(sources)
+    missing: list[int] = []
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        for i, key in enumerate(plan.hashes):
+            for number, source in enumerate(sources):
+                if key in source:
+                    vector = source[key]
+                    if vector.shape == (dimension,):
+                        os.pwrite(fd, np.ascontiguousarray(vector, dtype="<f4").tobytes(), offset + i * stride)
+                        taken[number] += 1
+                        break
+            else:
+                missing.append(i)
+        lengths = plan.lengths
+        missing.sort(key=lengths.__getitem__)
+        for start in range(0, len(missing), GROUP):
+            ids = missing[start : start + GROUP]
+            vectors = np.ascontiguousarray(embedder.encode_documents([texts[i].embed_text for i in ids]), dtype="<f4")
+            for i, vector in zip(ids, vectors):
+                os.pwrite(fd, vector.tobytes(), offset + i * stride)
+            if journal is not None:
+                journal.append([plan.hashes[i] for i in ids], vectors)
+            notify(min(start + GROUP, len(missing)), len(missing))
+        if not missing:
+            notify(0, 0)
+    finally:
+        os.close(fd)
+    return len(missing), taken
