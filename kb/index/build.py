@@ -54,6 +54,9 @@ from kb.index.storage import (
 from kb.ingest.corpus import corpus_hashes, load_corpus
 from kb.ingest.parse import PARSER_VERSION, parse_document
 
+#: Term lists held at a time while the lexical fields are built (the output does not depend on it).
+TERM_BATCH = 2048
+
 #: ``progress(stage, done, total)``: the CLI's and the app's progress bars.
 Progress = Callable[[str, int, int], None]
 
@@ -170,7 +173,7 @@ def build_index(
                 if done % 50 == 0 or done == count:
                     notify("tokenize", done, count)
 
-        LexicalIndex.build_to(lemma_terms(), temporary / "lexical")
+        LexicalIndex.build_to(lemma_terms(), temporary / "lexical", batch=TERM_BATCH)
         seconds["tokenize"] = tick() - start
 
         start = tick()

@@ -85,7 +85,7 @@ def build_sudachi(chunks: Sequence[Chunk], directory: Path, progress: Progress |
                 for line in lines:
                     yield [t for t in json.loads(line) if not is_group_token(t) or t in keep]
 
-        LexicalIndex.build_to(pruned(), directory / SUDACHI_DIR)
+        LexicalIndex.build_to(pruned(), directory / SUDACHI_DIR, batch=2048)
     finally:
         spill.unlink(missing_ok=True)
     return {"library": "bm25s", "analyzer": "sudachi normalised forms + synonym groups",
