@@ -6,7 +6,7 @@ tokenising, writing, the lexical and dense indexes and the Sudachi field, not th
 (its cost is in bench/results.md). Each build runs in a fresh process; peak resident
 memory is sampled per stage (every 50 ms) and the process's high-water mark is VmHWM.
 
-Usage: python -m bench.bigbuild --copies 40 [--no-sudachi]        (parent, prints JSON)
+Usage: python -m bench.bigbuild --copies 40 [--no-sudachi] [--label after]   (parent, prints JSON)
        python -m bench.bigbuild child CORPUS INDEX [--no-sudachi]  (one build)
 
 The same file runs against an older checkout (``PYTHONPATH=<checkout>``) for a before/after.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import ROOT, MemorySampler, peak_rss_mb, run_child
+from bench.common import ROOT, MemorySampler, load, load_average, peak_rss_mb, run_child, save
 
 
 class FastEmbedder:
@@ -78,17 +78,23 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--copies", type=int, default=40)
     parser.add_argument("--no-sudachi", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--label", help="also keep the run in bench/out/bigbuild.json under LABEL (e.g. before, after)")
     args = parser.parse_args(argv)
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="kb-bench-bigbuild-") as tmp:
         corpus, index = Path(tmp) / "corpus", Path(tmp) / "index"
         make_corpus(corpus, args.copies)
         extra = ["--no-sudachi"] if args.no_sudachi else []
         result = run_child("bench.bigbuild", ["child", str(corpus), str(index), *extra], timeout=7200)
         shutil.rmtree(index, ignore_errors=True)
-    result["copies"] = args.copies
+    result.update(copies=args.copies, sudachi=not args.no_sudachi, load_before=load_before, load_after=load_average())
     print(json.dumps(result), flush=True)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    if args.label:
+        runs = (load("bigbuild") or {}).get("runs", {})
+        runs[f"{args.label} {result['chunks']}{'' if result['sudachi'] else ' no-sudachi'}"] = result
+        save("bigbuild", {"runs": runs})
     return result
 
 

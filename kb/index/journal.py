@@ -77,28 +77,32 @@ class RowFile:
         self.close()
 
 
-class VectorLookup(Mapping[str, np.ndarray]):
-    """Vectors by content hash (hex sha256), read on demand from one or more :class:`RowFile`."""
+class VectorLookup(Mapping[bytes, np.ndarray]):
+    """Vectors by content digest (the 32 raw bytes of the sha256), read on demand from :class:`RowFile` s.
+
+    Per vector it keeps one dict entry (digest → file number and row packed in one int,
+    ~170 bytes), never the vector.
+    """
 
     def __init__(self) -> None:
-        self._rows: dict[str, tuple[int, int]] = {}
+        self._rows: dict[bytes, int] = {}
         self.files: list[RowFile] = []
 
-    def add_file(self, rows: RowFile, hashes: Mapping[str, int]) -> None:
-        """Rows of ``rows`` by hash; hashes already present keep their first source."""
-        number = len(self.files)
+    def add_file(self, rows: RowFile, digests: Mapping[bytes, int]) -> None:
+        """Rows of ``rows`` by digest; digests already present keep their first source."""
+        number = len(self.files) << 40
         self.files.append(rows)
-        for key, row in hashes.items():
-            self._rows.setdefault(key, (number, row))
+        for key, row in digests.items():
+            self._rows.setdefault(key, number | row)
 
-    def __getitem__(self, key: str) -> np.ndarray:
-        number, row = self._rows[key]
-        return self.files[number].read(row)
+    def __getitem__(self, key: bytes) -> np.ndarray:
+        packed = self._rows[key]
+        return self.files[packed >> 40].read(packed & ((1 << 40) - 1))
 
     def __contains__(self, key: object) -> bool:
         return key in self._rows
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self._rows)
 
     def __len__(self) -> int:
@@ -159,9 +163,9 @@ class JournalWriter:
         self._out.flush()
         os.fsync(self._out.fileno())
 
-    def append(self, hashes: list[str], vectors: np.ndarray) -> None:
-        records = np.zeros(len(hashes), dtype=self._dtype)
-        records["digest"] = np.frombuffer(b"".join(bytes.fromhex(h) for h in hashes), dtype=np.uint8).reshape(-1, 32)
+    def append(self, digests: list[bytes], vectors: np.ndarray) -> None:
+        records = np.zeros(len(digests), dtype=self._dtype)
+        records["digest"] = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32)
         records["vector"] = vectors
         body = records.tobytes()
         size = self._dtype.itemsize
@@ -176,12 +180,12 @@ class JournalWriter:
         _ACTIVE.discard(self.path)
 
 
-def read_journal(path: Path, model: str, dimension: int) -> tuple[RowFile, dict[str, int]] | None:
-    """The intact records of one journal (hash → row), or None for another model's or an unreadable one."""
+def read_journal(path: Path, model: str, dimension: int) -> tuple[RowFile, dict[bytes, int]] | None:
+    """The intact records of one journal (digest → row), or None for another model's or an unreadable one."""
     header = _header(model, dimension)
     size = record_size(dimension)
     dtype = np.dtype([("digest", "u1", (32,)), ("vector", "<f4", (dimension,)), ("crc", "<u4")])
-    rows: dict[str, int] = {}
+    rows: dict[bytes, int] = {}
     try:
         with open(path, "rb") as handle:
             if handle.read(len(header)) != header:
@@ -196,7 +200,7 @@ def read_journal(path: Path, model: str, dimension: int) -> tuple[RowFile, dict[
                 finite = np.isfinite(block["vector"]).all(axis=1)
                 for i in range(len(block)):
                     if finite[i] and zlib.crc32(body[i * size : (i + 1) * size - 4]) == int(block["crc"][i]):
-                        rows.setdefault(bytes(block["digest"][i]).hex(), row + i)
+                        rows.setdefault(bytes(block["digest"][i]), row + i)
                 row += len(block)
         return RowFile(path, len(header), size, 32, dimension), rows
     except (OSError, ValueError):

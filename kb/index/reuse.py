@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -96,12 +97,12 @@ def verified_lookup(
     if width != dimension:
         return lookup
     try:
-        rows: dict[str, int] = {}
+        rows: dict[bytes, int] = {}
         row = 0
         with (build / hashes_name).open(encoding="utf-8") as lines:
             for line in lines:
                 if line.strip():
-                    rows[json.loads(line)["content_hash"]] = row
+                    rows[bytes.fromhex(json.loads(line)["content_hash"])] = row
                     row += 1
         if row != count or not all_finite(build / vectors_name, offset, count * width):
             return lookup
@@ -112,25 +113,28 @@ def verified_lookup(
 
 
 class EmbedPlan:
-    """What embedding needs to know of each chunk: its content hash and embed-text length.
+    """What embedding needs to know of each chunk: its content digest and embed-text length.
 
-    A build records these as chunks stream past (``N × ~80`` bytes), not the chunks.
+    A build records these as chunks stream past (36 bytes a chunk), not the chunks.
     """
 
     def __init__(self) -> None:
-        self.hashes: list[str] = []
-        self.lengths: list[int] = []
+        self._digests = bytearray()
+        self.lengths = array("q")
 
     def add(self, chunk: Chunk) -> None:
-        self.hashes.append(chunk.content_hash)
+        self._digests += bytes.fromhex(chunk.content_hash)
         self.lengths.append(len(chunk.embed_text))
 
+    def digest(self, item: int) -> bytes:
+        return bytes(self._digests[32 * item : 32 * item + 32])
+
     def __len__(self) -> int:
-        return len(self.hashes)
+        return len(self.lengths)
 
 
 def embed_to_file(
-    plan: EmbedPlan, texts: Sequence[Chunk], embedder: Embedder, sources: Sequence[Mapping[str, np.ndarray]],
+    plan: EmbedPlan, texts: Sequence[Chunk], embedder: Embedder, sources: Sequence[Mapping[bytes, np.ndarray]],
     path: Path, journal: JournalWriter | None, notify: Notify,
 ) -> tuple[int, list[int]]:
     """Write every chunk's vector into the ``.npy`` at ``path`` as soon as it is known.
@@ -151,7 +155,8 @@ def embed_to_file(
     missing: list[int] = []
     fd = os.open(path, os.O_WRONLY)
     try:
-        for i, key in enumerate(plan.hashes):
+        for i in range(count):
+            key = plan.digest(i)
             for number, source in enumerate(sources):
                 if key in source:
                     vector = source[key]
@@ -169,7 +174,7 @@ def embed_to_file(
             for i, vector in zip(ids, vectors):
                 os.pwrite(fd, vector.tobytes(), offset + i * stride)
             if journal is not None:
-                journal.append([plan.hashes[i] for i in ids], vectors)
+                journal.append([plan.digest(i) for i in ids], vectors)
             notify(min(start + GROUP, len(missing)), len(missing))
         if not missing:
             notify(0, 0)
