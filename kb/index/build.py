@@ -163,6 +163,10 @@ def build_index(
         if not count:
             raise IndexUnavailable(f"{corpus_dir} has no text to index")
         chunks = ChunkStore(temporary, cache_size=2 * GROUP)
+        # What the manifest needs of the documents; their text is not held past this stage.
+        corpus = corpus_hashes(documents)
+        metadata = {d.doc: d.metadata for d in documents}
+        del documents
         seconds["parse"] = tick() - start
 
         start = tick()
@@ -219,8 +223,8 @@ def build_index(
             lexical=LexicalInfo(library="bm25s", analyzer="fugashi+unidic-lite lemmas",
                                 analyzer_version=ANALYZER_VERSION),
             corpus_dir=str(Path(corpus_dir).resolve()),
-            corpus=corpus_hashes(documents),
-            documents={d.doc: d.metadata for d in documents},
+            corpus=corpus,
+            documents=metadata,
             chunk_count=count,
             chunk_counts=counts,
             build_seconds={k: round(v, 3) for k, v in seconds.items()},
