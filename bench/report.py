@@ -416,6 +416,16 @@ def plot(scale: dict, query: dict | None) -> bool:
     return True
 
 
+def bigbuild_section(data: dict) -> str:
+    """``python -m bench.bigbuild`` runs: peak MB and seconds per stage of a real build on copies of corpus/."""
+    rows = ["| run | chunks | wall s | seconds by stage | peak MB | peak MB by stage |", "|---|---|---|---|---|---|"]
+    for label, run in data.get("runs", {}).items():
+        seconds = ", ".join(f"{k} {v}" for k, v in run.get("seconds", {}).items())
+        peaks = ", ".join(f"{k} {v}" for k, v in run.get("peak_mb_by_stage", {}).items())
+        rows.append(f"| {label} | {run.get('chunks')} | {run.get('wall_s')} | {seconds} | {run.get('peak_mb')} | {peaks} |")
+    return "\n".join(rows) + "\n"
+
+
 def render() -> Path:
     build, query, startup, scale, load_, e2e = (load(s) for s in ("build", "query", "startup", "scale", "load", "e2e"))
     workers = load("workers")
@@ -446,6 +456,10 @@ def render() -> Path:
                   e2e_section(e2e)]
     if load_:
         parts += ["\n## Load: the app's search API on loopback\n", contention(load_), load_section(load_)]
+    bigbuild = load("bigbuild")
+    if bigbuild:
+        parts += ["\n## Streaming, resumable build (issue 17): `kb build` at 10^4–10^5 chunks\n",
+                  bigbuild_section(bigbuild)]
     notes = BENCH / "notes.md"
     if notes.is_file():
         parts += ["\n", notes.read_text(encoding="utf-8")]

@@ -63,7 +63,7 @@ CHILD = textwrap.dedent(
         setattr(owner, attr, wrapped)
 
     wrap(ix, "load_corpus", "parse")
-    wrap(ix.np, "save", "write-vectors")
+    wrap(ix, "embed_to_file", "write-vectors")  # vectors go to the file group by group
     wrap(ix, "save_dense", "write-dense")
     wrap(ix.LexicalIndex, "save", "write-lexical")
     wrap(ix, "artefact_checksums", "checksums")

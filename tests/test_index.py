@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from kb.analysis.lemmas import ANALYZER_VERSION
@@ -171,3 +172,31 @@ def test_second_encoder_vectors_are_stored_and_reused(small_corpus, tmp_path, fa
     build_index(small_corpus, tmp_path / "index", fake_embedder, second_encoder=True, use_embedder=second)
     assert second.calls == first.chunk_count  # nothing re-embedded
     assert load_index(tmp_path / "index").manifest.use["reused"] == first.chunk_count
+
+
+def test_the_build_hands_an_embedder_on_many_workers_several_groups_per_call(small_corpus, tmp_path, fake_embedder,
+                                                                             monkeypatch):
+    """``kb build --workers N``: the build streams ``preferred_group`` texts per call
+    (whole groups of 64, written and journalled as they come back), and the vectors are
+    those of a build that embeds one group per call."""
+    from kb.index import reuse
+
+    monkeypatch.setattr(reuse, "GROUP", 8)  # 68 chunks here: several groups of 8 per call of 24
+    GROUP = reuse.GROUP
+    calls: list[int] = []
+
+    class Busy:
+        name, dimension, preferred_group = fake_embedder.name, fake_embedder.dimension, 3 * GROUP
+
+        def encode_documents(self, texts):
+            calls.append(len(texts))
+            return fake_embedder.encode_documents(texts)
+
+        def encode_query(self, text):
+            return fake_embedder.encode_query(text)
+
+    many = build_index(small_corpus, tmp_path / "many", Busy())
+    one = build_index(small_corpus, tmp_path / "one", fake_embedder)
+    assert sum(calls) == many.chunk_count > 3 * GROUP
+    assert calls[0] == 3 * GROUP and all(n <= 3 * GROUP for n in calls)
+    assert np.array_equal(np.load(many.build_dir / "vectors.npy"), np.load(one.build_dir / "vectors.npy"))

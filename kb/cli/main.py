@@ -103,7 +103,8 @@ def build(
         report = service.build(corpus, index, model=model, progress=progress, say=console.print,
                                second_encoder=second_encoder, workers=workers, scheduler=scheduler, device=device)
     typer.echo(f"built {report.chunk_count} chunks into {report.build_dir}")
-    typer.echo(f"embedded {report.embedded}, reused {report.reused} unchanged; dense index: {report.dense_type}")
+    typer.echo(f"embedded {report.embedded}, reused {report.reused} unchanged, resumed {report.resumed} "
+               f"from an unfinished build; dense index: {report.dense_type}")
     typer.echo("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items()))
     for doc, kinds in sorted(report.counts.items()):
         typer.echo(f"  {doc}: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))

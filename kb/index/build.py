@@ -15,7 +15,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +24,22 @@ import numpy as np
 from kb import __version__
 from kb.analysis.lemmas import ANALYZER_VERSION, JapaneseAnalyzer
 from kb.atomic import lock_for
-from kb.chunk import Chunk, chunk_document
+from kb.chunk import chunk_document
 from kb.embed.protocol import Embedder
 from kb.errors import DISK_FULL_ERRNOS, DiskFull, IndexUnavailable, KbError
-from kb.index.chunkstore import write_chunk_store
+from kb.index.chunkstore import ChunkStore, ChunkStoreWriter
 from kb.index.dense import build_dense, choose_spec, save_dense
+from kb.index.journal import (
+    JournalWriter,
+    VectorLookup,
+    journal_folder,
+    owner_alive,
+    read_journals,
+    remove_journals,
+)
 from kb.index.lexical import LexicalIndex
 from kb.index.manifest import FORMAT_VERSION, IndexManifest, LexicalInfo, ModelInfo
-from kb.index.reuse import embed_with_reuse, verified_vectors
+from kb.index.reuse import GROUP, EmbedPlan, embed_to_file, verified_lookup
 from kb.index.signals import build_sudachi, build_use
 from kb.index.storage import (
     BUILDS,
@@ -46,6 +54,9 @@ from kb.index.storage import (
 from kb.ingest.corpus import corpus_hashes, load_corpus
 from kb.ingest.parse import PARSER_VERSION, parse_document
 
+#: Term lists held at a time while the lexical fields are built (the output does not depend on it).
+TERM_BATCH = 2048
+
 #: ``progress(stage, done, total)``: the CLI's and the app's progress bars.
 Progress = Callable[[str, int, int], None]
 
@@ -58,6 +69,8 @@ class BuildReport:
     embedded: int
     reused: int
     dense_type: str
+    #: Vectors taken from the resume journals of earlier builds that did not finish.
+    resumed: int = 0
 
 
 #: errno values that mean "this folder may not be written".
@@ -79,15 +92,15 @@ def write_error(exc: OSError, index_dir: Path) -> KbError | OSError:
     return exc
 
 
-def _previous_embeddings(index_dir: Path, model: str) -> dict[str, np.ndarray]:
-    """Verified vectors of the current build by chunk content hash, if it used the same model."""
+def _previous_embeddings(index_dir: Path, model: str, dimension: int) -> VectorLookup:
+    """Verified vectors of the current build by chunk content hash (read on demand), if it used the same model."""
     try:
         build, manifest = read_manifest(index_dir)
     except IndexUnavailable:
-        return {}
+        return VectorLookup()
     if manifest.model.name != model:
-        return {}
-    return verified_vectors(build, manifest.artefacts, "vectors.npy", "hashes.jsonl")
+        return VectorLookup()
+    return verified_lookup(build, manifest.artefacts, "vectors.npy", "hashes.jsonl", dimension)
 
 
 def build_index(
@@ -102,38 +115,20 @@ def build_index(
 ) -> BuildReport:
     """Parse → chunk → tokenize → embed → index, written atomically into ``index_dir``.
 
+    The build streams: chunk records and hashes are written as documents are chunked, the
+    later stages read the chunks back from the temporary build's chunk store, and each
+    group of embeddings goes straight into ``vectors.npy`` and a resume journal
+    (kb/index/journal.py), so a killed build's embeddings are reused by the next one.
     ``second_encoder`` also embeds every chunk with multilingual USE (kb/index/signals.py).
     """
     tick = time.perf_counter
     notify = progress or (lambda stage, done, total: None)
     seconds: dict[str, float] = {}
     analyzer = analyzer or JapaneseAnalyzer()
+    index_dir = Path(index_dir)
 
     start = tick()
     documents = load_corpus(corpus_dir)
-    chunks: list[Chunk] = []
-    for done, doc in enumerate(documents, start=1):
-        chunks.extend(chunk_document(doc, parse_document(doc)))
-        notify("parse", done, len(documents))
-    if not chunks:
-        raise IndexUnavailable(f"{corpus_dir} has no text to index")
-    seconds["parse"] = tick() - start
-
-    start = tick()
-    term_lists = []
-    for done, chunk in enumerate(chunks, start=1):
-        term_lists.append(analyzer.terms(chunk.search_text))
-        if done % 50 == 0 or done == len(chunks):
-            notify("tokenize", done, len(chunks))
-    seconds["tokenize"] = tick() - start
-
-    start = tick()
-    cache = _previous_embeddings(index_dir, embedder.name)
-    vectors, embedded = embed_with_reuse(chunks, embedder, cache, lambda done, total: notify("embed", done, total))
-    seconds["embed"] = tick() - start
-
-    start = tick()
-    index_dir = Path(index_dir)
     builds = index_dir / BUILDS
     now = time.time()
     build_name = time.strftime("%Y%m%dT%H%M%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}-{uuid.uuid4().hex[:6]}"
@@ -145,15 +140,62 @@ def build_index(
         temporary.mkdir()
     except OSError as exc:
         raise write_error(exc, index_dir) from None
+    journal: JournalWriter | None = None
+    sources: list[VectorLookup] = []
+    resumed_from: list[Path] = []
     try:
-        spec = choose_spec(len(chunks), embedder.dimension)
-        write_chunk_store(chunks, temporary)
-        with (temporary / "hashes.jsonl").open("w", encoding="utf-8") as out:
-            for chunk in chunks:
-                out.write(json.dumps({"id": chunk.id, "content_hash": chunk.content_hash}) + "\n")
-        np.save(temporary / "vectors.npy", vectors)
+        plan = EmbedPlan()
+        kinds: Counter[tuple[str, str]] = Counter()
+        writer = ChunkStoreWriter(temporary)
+        try:
+            with (temporary / "hashes.jsonl").open("w", encoding="utf-8") as out:
+                for done, doc in enumerate(documents, start=1):
+                    for chunk in chunk_document(doc, parse_document(doc)):
+                        writer.add(chunk)
+                        out.write(json.dumps({"id": chunk.id, "content_hash": chunk.content_hash}) + "\n")
+                        plan.add(chunk)
+                        kinds[(chunk.doc, chunk.kind)] += 1
+                    notify("parse", done, len(documents))
+        except BaseException:
+            writer.abort()
+            raise
+        count = writer.close()
+        if not count:
+            raise IndexUnavailable(f"{corpus_dir} has no text to index")
+        chunks = ChunkStore(temporary, cache_size=2 * GROUP)
+        # What the manifest needs of the documents; their text is not held past this stage.
+        corpus = corpus_hashes(documents)
+        metadata = {d.doc: d.metadata for d in documents}
+        del documents
+        seconds["parse"] = tick() - start
+
+        start = tick()
+
+        def lemma_terms() -> Iterator[list[str]]:
+            for done, chunk in enumerate(chunks, start=1):
+                yield analyzer.terms(chunk.search_text)
+                if done % 50 == 0 or done == count:
+                    notify("tokenize", done, count)
+
+        LexicalIndex.build_to(lemma_terms(), temporary / "lexical", batch=TERM_BATCH)
+        seconds["tokenize"] = tick() - start
+
+        start = tick()
+        sources = [_previous_embeddings(index_dir, embedder.name, embedder.dimension), VectorLookup()]
+        resumed_from = read_journals(index_dir, embedder.name, embedder.dimension, sources[1])
+        journal = JournalWriter(journal_folder(index_dir, embedder.name), build_name, embedder.name,
+                                embedder.dimension)
+        embedded, (reused, resumed) = embed_to_file(
+            plan, chunks, embedder, sources, temporary / "vectors.npy", journal,
+            lambda done, total: notify("embed", done, total))
+        journal.close()
+        seconds["embed"] = tick() - start
+
+        start = tick()
+        spec = choose_spec(count, embedder.dimension)
+        vectors = np.load(temporary / "vectors.npy", mmap_mode="r")
         save_dense(build_dense(vectors, spec), temporary / "dense.faiss")
-        LexicalIndex.build(term_lists).save(temporary / "lexical")
+        del vectors
         seconds["index"] = tick() - start
         start = tick()
         sudachi = build_sudachi(chunks, temporary, progress)
@@ -167,8 +209,9 @@ def build_index(
                 previous = None
             use = build_use(chunks, temporary, previous, progress, use_embedder)
             seconds["use"] = tick() - start
+        chunks.close()
         counts: dict[str, dict[str, int]] = {}
-        for (doc_name, kind), n in Counter((c.doc, c.kind) for c in chunks).items():
+        for (doc_name, kind), n in kinds.items():
             counts.setdefault(doc_name, {})[kind] = n
         manifest = IndexManifest(
             format_version=FORMAT_VERSION,
@@ -180,31 +223,44 @@ def build_index(
             lexical=LexicalInfo(library="bm25s", analyzer="fugashi+unidic-lite lemmas",
                                 analyzer_version=ANALYZER_VERSION),
             corpus_dir=str(Path(corpus_dir).resolve()),
-            corpus=corpus_hashes(documents),
-            documents={d.doc: d.metadata for d in documents},
-            chunk_count=len(chunks),
+            corpus=corpus,
+            documents=metadata,
+            chunk_count=count,
             chunk_counts=counts,
             build_seconds={k: round(v, 3) for k, v in seconds.items()},
             embedded=embedded,
-            reused_embeddings=len(chunks) - embedded,
+            reused_embeddings=reused,
             artefacts=artefact_checksums(temporary),
             sudachi=sudachi,
             use=use,
+            resumed_embeddings=resumed,
         )
         (temporary / MANIFEST).write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
         fsync_tree(temporary)
         final = builds / build_name
         os.replace(temporary, final)
     except BaseException as exc:
+        # The journal stays: a later build reuses what this one embedded.
+        if journal is not None:
+            journal.close()
+            if not journal.records:
+                remove_journals([journal.path])
         shutil.rmtree(temporary, ignore_errors=True)
         if isinstance(exc, OSError) and not isinstance(exc, KbError):
             raise write_error(exc, index_dir) from None
         raise
+    finally:
+        for source in sources:
+            source.close()
     # One build at a time re-points `current` and prunes, so two builds never delete each other's folder.
     with lock_for(index_dir / BUILDS):
         swap_current(index_dir, build_name)
         prune_builds(index_dir, build_name)
+    # Its vectors are in `current` now; so are those of the dead builds' journals it read.
+    assert journal is not None
+    finished = [journal.path] + [p for p in resumed_from if not owner_alive(p)]
+    remove_journals(finished)
     return BuildReport(
-        build_dir=final, chunk_count=len(chunks), counts=counts, seconds=seconds,
-        embedded=embedded, reused=len(chunks) - embedded, dense_type=spec.type,
+        build_dir=final, chunk_count=count, counts=counts, seconds=seconds,
+        embedded=embedded, reused=reused, dense_type=spec.type, resumed=resumed,
     )

@@ -77,8 +77,9 @@ class LexicalIndex:
                 block = []
         builder.add(block)
         stored = builder.finish()
-        stored.save(directory)
-        return int(stored.params["num_docs"])
+        size = int(stored.params["num_docs"])
+        cls(stored, size).save(directory)
+        return size
 
     def save(self, directory: Path) -> None:
         self.retriever.save(Path(directory))

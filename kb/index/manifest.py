@@ -65,6 +65,8 @@ class IndexManifest:
     sudachi: dict[str, Any] = field(default_factory=dict)
     #: The second encoder's vectors, when built (``kb build --second-encoder``).
     use: dict[str, Any] | None = None
+    #: Vectors taken from the resume journals of earlier builds that were killed or failed.
+    resumed_embeddings: int = 0
 
     def to_json(self) -> dict[str, Any]:
         record = asdict(self)
@@ -116,6 +118,7 @@ class IndexManifest:
                 artefacts=_str_map(raw, "artefacts"),
                 sudachi=dict(_mapping(raw, "sudachi")),
                 use=dict(_mapping(raw, "use")) or None,
+                resumed_embeddings=int(raw.get("resumed_embeddings", 0)),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise IndexUnavailable(f"index manifest has a field of the wrong type ({exc}): {_REBUILD}") from None

@@ -15,14 +15,25 @@ analyser version made (or that has none: built by an older kb).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kb.analysis.sudachi import SUDACHI_VERSION, SudachiAnalyzer, dictionary_version, prune_groups
+from kb.analysis.sudachi import (
+    GROUP_PREFIX,
+    MIN_GROUP_DF,
+    SUDACHI_VERSION,
+    SudachiAnalyzer,
+    _group_sizes,
+    dictionary_version,
+    is_group_token,
+)
 from kb.chunk import Chunk
 from kb.embed.protocol import Embedder
 from kb.errors import IndexUnavailable
@@ -46,15 +57,37 @@ class Signals:
 
 
 def build_sudachi(chunks: Sequence[Chunk], directory: Path, progress: Progress | None = None) -> dict[str, Any]:
-    """Tokenise every chunk with Sudachi, drop unhelpful group tokens, save the BM25 field."""
+    """Tokenise every chunk with Sudachi, drop unhelpful group tokens, save the BM25 field.
+
+    Streams: ``chunks`` may be the build's chunk store. The term lists are spilled to a
+    temporary file while the group tokens' document frequencies are counted, then read
+    back pruned (:func:`kb.analysis.sudachi.prune_groups`, the same rule) into the BM25
+    builder, so memory holds one batch and the frequency counts, not N term lists.
+    """
     analyzer = SudachiAnalyzer()
     notify = progress or (lambda stage, done, total: None)
-    term_lists = []
-    for done, chunk in enumerate(chunks, start=1):
-        term_lists.append(analyzer.terms(chunk.search_text))
-        if done % 50 == 0 or done == len(chunks):
-            notify("sudachi", done, len(chunks))
-    LexicalIndex.build(prune_groups(term_lists)).save(directory / SUDACHI_DIR)
+    df: Counter[str] = Counter()
+    handle, name = tempfile.mkstemp(prefix="kb-sudachi-", suffix=".jsonl", dir=directory)
+    spill = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            for done, chunk in enumerate(chunks, start=1):
+                terms = analyzer.terms(chunk.search_text)
+                df.update({t for t in terms if is_group_token(t)})
+                out.write(json.dumps(terms, ensure_ascii=False) + "\n")
+                if done % 50 == 0 or done == len(chunks):
+                    notify("sudachi", done, len(chunks))
+        sizes = _group_sizes()
+        keep = {t for t, n in df.items() if n >= MIN_GROUP_DF and sizes.get(int(t[len(GROUP_PREFIX):]), 0) >= 2}
+
+        def pruned() -> Iterator[list[str]]:
+            with spill.open(encoding="utf-8") as lines:
+                for line in lines:
+                    yield [t for t in json.loads(line) if not is_group_token(t) or t in keep]
+
+        LexicalIndex.build_to(pruned(), directory / SUDACHI_DIR, batch=2048)
+    finally:
+        spill.unlink(missing_ok=True)
     return {"library": "bm25s", "analyzer": "sudachi normalised forms + synonym groups",
             "version": SUDACHI_VERSION, "dictionary": dictionary_version()}
 

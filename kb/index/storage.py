@@ -11,10 +11,11 @@ Layout of an index folder (``index/`` by default)::
     index/builds/<id>/vectors.npy       embeddings, reused for unchanged chunks
     index/builds/<id>/dense.faiss       FAISS index (type chosen by size)
     index/builds/<id>/lexical/          bm25s index over lemma terms
+    index/resume/<model>/<id>.<pid>.journal  vectors of a build that has not finished (kb/index/journal.py)
 
 A build (:mod:`kb.index.build`) is written into ``builds/<id>.<pid>.tmp``, renamed, and
 only then is ``current`` re-pointed, so a build killed at any moment leaves the previous
-index answering. Loading checks the manifest before anything else: format version,
+index answering, and its resume journal lets the next build skip what it had embedded. Loading checks the manifest before anything else: format version,
 model, analyzer, and the sha256 of every artefact, so a truncated or edited file is
 refused with the fix.
 """
