@@ -18,7 +18,6 @@ take the same road: one code path, and the whole real corpus fits in the cache a
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,6 +29,7 @@ import numpy as np
 
 from kb.chunk import Chunk
 from kb.errors import IndexUnavailable
+from kb.index.pread import PositionalFile
 
 CHUNKS = "chunks.jsonl"
 OFFSETS = "chunks.offsets.npy"
@@ -174,7 +174,7 @@ class ChunkStore(Sequence[Chunk]):
         size = self.path.stat().st_size
         if self.offsets.ndim != 1 or len(self.offsets) != len(self.columns) + 1 or int(self.offsets[-1]) != size:
             raise IndexUnavailable(f"{CHUNKS} and its offsets disagree: run `kb build`")
-        self._fd = os.open(self.path, os.O_RDONLY)
+        self._file = PositionalFile(self.path)
         self._cache: OrderedDict[int, Chunk] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -210,7 +210,7 @@ class ChunkStore(Sequence[Chunk]):
 
     def _read(self, index: int) -> Chunk:
         start, end = int(self.offsets[index]), int(self.offsets[index + 1])
-        raw = os.pread(self._fd, end - start, start)
+        raw = self._file.read_at(start, end - start)
         try:
             return chunk_from_record(json.loads(raw))
         except (ValueError, TypeError) as exc:
@@ -227,9 +227,4 @@ class ChunkStore(Sequence[Chunk]):
         return [self[i] for i in items]
 
     def close(self) -> None:
-        fd, self._fd = getattr(self, "_fd", -1), -1
-        if fd >= 0:
-            os.close(fd)
-
-    def __del__(self) -> None:
-        self.close()
+        self._file.close()

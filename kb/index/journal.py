@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.index.pread import PositionalFile
+
 RESUME = "resume"
 MAGIC = b"KBVJRNL1"
 SUFFIX = ".journal"
@@ -62,19 +64,14 @@ class RowFile:
 
     def __init__(self, path: Path, start: int, stride: int, at: int, dimension: int) -> None:
         self.path, self.start, self.stride, self.at, self.dimension = Path(path), start, stride, at, dimension
-        self._fd = os.open(self.path, os.O_RDONLY)
+        self._file = PositionalFile(self.path)
 
     def read(self, row: int) -> np.ndarray:
-        raw = os.pread(self._fd, 4 * self.dimension, self.start + row * self.stride + self.at)
+        raw = self._file.read_at(self.start + row * self.stride + self.at, 4 * self.dimension)
         return np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
     def close(self) -> None:
-        fd, self._fd = getattr(self, "_fd", -1), -1
-        if fd >= 0:
-            os.close(fd)
-
-    def __del__(self) -> None:
-        self.close()
+        self._file.close()
 
 
 class VectorLookup(Mapping[bytes, np.ndarray]):
