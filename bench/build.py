@@ -30,10 +30,10 @@ def child(corpus: str, index: str) -> dict:
     with MemorySampler() as sampler:
         started = time.perf_counter()
         sampler.stage = "model"
-        from kb.embed.sentence import Embedder
+        from kb.embed.sentence import SentenceEmbedder
         from kb.index.build import build_index
 
-        embedder = Embedder(DEFAULT_MODEL_NAME, lazy=True)
+        embedder = SentenceEmbedder(DEFAULT_MODEL_NAME, lazy=True)
         model_s = time.perf_counter() - started
 
         def progress(stage: str, done: int, total: int) -> None:

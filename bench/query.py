@@ -52,9 +52,9 @@ class TimedEmbedder:
 
 def make_embedder(variant: str, model: str):  # type: ignore[no-untyped-def]
     if variant == "torch":
-        from kb.embed.sentence import Embedder
+        from kb.embed.sentence import SentenceEmbedder
 
-        return Embedder(model)
+        return SentenceEmbedder(model)
     from kb.embed.onnx.runtime import QueryEncoder
 
     return QueryEncoder(model, variant=variant.removeprefix("onnx-"))

@@ -200,3 +200,34 @@ def test_the_build_hands_an_embedder_on_many_workers_several_groups_per_call(sma
     assert sum(calls) == many.chunk_count > 3 * GROUP
     assert calls[0] == 3 * GROUP and all(n <= 3 * GROUP for n in calls)
     assert np.array_equal(np.load(many.build_dir / "vectors.npy"), np.load(one.build_dir / "vectors.npy"))
+
+
+def test_checksums_are_trusted_by_stamp_until_a_file_changes(small_corpus, tmp_path, fake_embedder, monkeypatch):
+    """A 10^6-chunk index is 6 GB: hashing it on every `kb search` costs ~35 s. The build
+    (and any full check) leaves the files' stats; loads compare them, and any write to a
+    file, even one that keeps its size, brings the full check back."""
+    from kb.index import storage
+
+    build_index(small_corpus, tmp_path / "index", fake_embedder)
+    build = resolve_build(tmp_path / "index")
+    assert (build / storage.VERIFIED).is_file()
+    hashed: list[str] = []
+    real_hash = storage.sha256_file
+    monkeypatch.setattr(storage, "sha256_file", lambda path: hashed.append(path.name) or real_hash(path))
+    load_index(tmp_path / "index")
+    assert hashed == []  # the stamp of the build vouched for every file
+    vectors = build / "vectors.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-1] ^= 0xFF  # same size, other content
+    vectors.write_bytes(bytes(data))
+    with pytest.raises(IndexUnavailable, match="vectors.npy is damaged"):
+        load_index(tmp_path / "index")
+    assert hashed
+    data[-1] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    hashed.clear()
+    load_index(tmp_path / "index")  # restored: verified in full once, stamped again
+    assert "vectors.npy" in hashed
+    hashed.clear()
+    load_index(tmp_path / "index")
+    assert hashed == []

@@ -50,6 +50,7 @@ from kb.index.storage import (
     read_manifest,
     resolve_build,
     swap_current,
+    write_stamp,
 )
 from kb.ingest.corpus import corpus_hashes, load_corpus
 from kb.ingest.parse import PARSER_VERSION, parse_document
@@ -236,6 +237,7 @@ def build_index(
             resumed_embeddings=resumed,
         )
         (temporary / MANIFEST).write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+        write_stamp(temporary, manifest.artefacts)  # the checksums were just computed from these files
         fsync_tree(temporary)
         final = builds / build_name
         os.replace(temporary, final)

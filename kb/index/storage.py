@@ -22,9 +22,11 @@ refused with the fix.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,8 @@ from kb.ingest.corpus import corpus_files, sha256_file
 __all__ = ["FORMAT_VERSION", "IndexManifest", "LoadedIndex", "load_index", "read_manifest", "resolve_build"]
 
 MANIFEST = "manifest.json"
+#: Stats of the artefacts when they last matched their checksums (:func:`write_stamp`).
+VERIFIED = ".verified.json"
 CURRENT = "current"
 BUILDS = "builds"
 KEEP_BUILDS = 2
@@ -123,8 +127,39 @@ def artefact_checksums(build_dir: Path) -> dict[str, str]:
     return {
         str(p.relative_to(build_dir)): sha256_file(p)
         for p in sorted(build_dir.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
+        if p.is_file() and p.name not in (MANIFEST, VERIFIED)
     }
+
+
+def _file_stats(build: Path, names: Iterable[str]) -> dict[str, list[int]]:
+    stats = {}
+    for name in (*names, MANIFEST):
+        st = (build / name).stat()
+        stats[name] = [st.st_size, st.st_mtime_ns, st.st_ino]
+    return stats
+
+
+def write_stamp(build: Path, artefacts: Mapping[str, str]) -> None:
+    """Remember that every artefact matched its checksum, by size, mtime and inode.
+
+    Hashing every file on every load is what makes a corrupted index refuse to load, and
+    at 10^6 chunks it reads 6 GB (~35 s) per `kb search`. After one full check (or the
+    build, which has just computed the checksums) later loads compare these stats instead;
+    any write to a file changes them, and the next load hashes everything again. A folder
+    kb may not write to simply keeps being verified in full.
+    """
+    temporary = build / f"{VERIFIED}.{os.getpid()}"
+    with contextlib.suppress(OSError):
+        temporary.write_text(json.dumps(_file_stats(build, artefacts)), encoding="utf-8")
+        os.replace(temporary, build / VERIFIED)
+
+
+def stamp_matches(build: Path, artefacts: Mapping[str, str]) -> bool:
+    try:
+        recorded = json.loads((build / VERIFIED).read_text(encoding="utf-8"))
+        return bool(recorded) and recorded == _file_stats(build, artefacts)
+    except (OSError, ValueError):
+        return False
 
 
 def resolve_build(index_dir: Path) -> Path:
@@ -204,7 +239,7 @@ def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True
     check_model(manifest, model)
     check_analyzer(manifest)
     check_sudachi(manifest)
-    if verify:
+    if verify and not stamp_matches(build, manifest.artefacts):
         for name, digest in manifest.artefacts.items():
             path = build / name
             if not path.is_file():
@@ -217,6 +252,7 @@ def load_index(index_dir: Path, *, model: str | None = None, verify: bool = True
                 ) from None
             if actual != digest:
                 raise IndexUnavailable(f"index file {name} is damaged or was modified: run `kb build`")
+        write_stamp(build, manifest.artefacts)
     try:
         chunks = ChunkStore(build)
         # Memory-mapped: search reads vectors from the FAISS index; these are for reuse.
