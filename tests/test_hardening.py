@@ -156,6 +156,9 @@ def test_an_unreadable_artefact_names_the_fix(built, monkeypatch):
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(storage, "sha256_file", denied)  # tests may run as root, who reads anything
+    build = resolve_build(index)
+    artefact = build / "vectors.npy"
+    os.utime(artefact, ns=(artefact.stat().st_atime_ns, artefact.stat().st_mtime_ns + 1))  # any change voids the stamp
     with pytest.raises(IndexUnavailable, match="cannot be read .*permissions"):
         load_index(index)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -231,3 +232,7 @@ def test_checksums_are_trusted_by_stamp_until_a_file_changes(small_corpus, tmp_p
     hashed.clear()
     load_index(tmp_path / "index")
     assert hashed == []
+    time.sleep(0.01)
+    vectors.chmod(0o600)  # a permission change (ctime) also brings the full check back
+    load_index(tmp_path / "index")
+    assert "vectors.npy" in hashed

@@ -135,17 +135,18 @@ def _file_stats(build: Path, names: Iterable[str]) -> dict[str, list[int]]:
     stats = {}
     for name in (*names, MANIFEST):
         st = (build / name).stat()
-        stats[name] = [st.st_size, st.st_mtime_ns, st.st_ino]
+        stats[name] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
     return stats
 
 
 def write_stamp(build: Path, artefacts: Mapping[str, str]) -> None:
-    """Remember that every artefact matched its checksum, by size, mtime and inode.
+    """Remember that every artefact matched its checksum, by size, mtime, ctime and inode.
 
     Hashing every file on every load is what makes a corrupted index refuse to load, and
     at 10^6 chunks it reads 6 GB (~35 s) per `kb search`. After one full check (or the
     build, which has just computed the checksums) later loads compare these stats instead;
-    any write to a file changes them, and the next load hashes everything again. A folder
+    any write to a file, or a change of its permissions (ctime), changes them, and the next
+    load hashes everything again. A folder
     kb may not write to simply keeps being verified in full.
     """
     temporary = build / f"{VERIFIED}.{os.getpid()}"
