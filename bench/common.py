@@ -120,6 +120,17 @@ def run_child(module: str, args: list[str], *, env: dict | None = None, timeout:
     return result
 
 
+def dispatch(children: dict, main) -> None:  # type: ignore[no-untyped-def]
+    """``python -m bench.X CHILD ARG…`` runs one child measurement and prints its JSON (what
+    :func:`run_child` reads back); any other command line runs ``main``."""
+    argv = sys.argv[1:]
+    child = children.get(argv[0]) if argv else None
+    if child is None:
+        main()
+        return
+    print(json.dumps(child(*argv[1:])))
+
+
 def save(section: str, data: dict) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     data = dict(data, measured_at=time.strftime("%Y-%m-%d %H:%M:%S"), machine=machine())

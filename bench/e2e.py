@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import ROOT, MemorySampler, load_average, percentiles, rss_mb, rss_parts_mb, run_child, save
+from bench.common import ROOT, MemorySampler, dispatch, load_average, percentiles, rss_mb, rss_parts_mb, run_child, save
 from bench.scale import DATA, DIM, SEED, lexical_inputs, prepare, synthetic_term_lists
 
 QUERY_ROUNDS = 2
@@ -195,10 +194,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command == "assemble":
-        print(json.dumps(assemble(int(sys.argv[2]))))
-    elif command == "serve":
-        print(json.dumps(serve(int(sys.argv[2]))))
-    else:
-        main()
+    dispatch({"assemble": lambda size: assemble(int(size)), "serve": lambda size: serve(int(size))}, main)

@@ -31,14 +31,13 @@ import argparse
 import gc
 import json
 import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import ROOT, load_average, peak_rss_mb, percentiles, rss_mb, run_child, save
+from bench.common import ROOT, dispatch, load_average, peak_rss_mb, percentiles, rss_mb, run_child, save
 
 DATA = Path(os.environ.get("KB_SCALE_DIR", "/tmp/kb-scale"))
 DIM = 384
@@ -447,14 +446,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command == "dense-build":
-        print(json.dumps(dense_build(int(sys.argv[2]), sys.argv[3])))
-    elif command == "dense-serve":
-        print(json.dumps(dense_serve(int(sys.argv[2]), sys.argv[3])))
-    elif command == "lexical-build":
-        print(json.dumps(lexical_build(int(sys.argv[2]))))
-    elif command == "lexical-serve":
-        print(json.dumps(lexical_serve(int(sys.argv[2]))))
-    else:
-        main()
+    dispatch({"dense-build": lambda size, kind: dense_build(int(size), kind),
+              "dense-serve": lambda size, kind: dense_serve(int(size), kind),
+              "lexical-build": lambda size: lexical_build(int(size)),
+              "lexical-serve": lambda size: lexical_serve(int(size))}, main)
