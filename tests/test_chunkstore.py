@@ -88,3 +88,12 @@ def test_a_damaged_record_names_the_fix(all_chunks, tmp_path):
     with pytest.raises(IndexUnavailable, match="record 0 .*kb build"):
         store[0]
     assert store[1] == all_chunks[1]
+
+
+def test_distinct_combinations_come_in_plan_order_with_counts(store, all_chunks):
+    plans = store.columns.distinct(("doc",))
+    assert [values[0] for _, _, values in plans] == list(dict.fromkeys(c.doc for c in all_chunks))
+    assert [count for _, count, _ in plans] == [sum(c.doc == v[0] for c in all_chunks) for _, _, v in plans]
+    assert all(all_chunks[first].doc == values[0] for first, _, values in plans)
+    goals = [values for _, _, values in store.columns.distinct(("goal", "city", "area", "doc"))]
+    assert goals == list(dict.fromkeys((c.goal, c.city, c.area, c.doc) for c in all_chunks))

@@ -129,6 +129,16 @@ def test_filter_choices_narrow_by_city_and_plan(service):
     assert all(value for _, value in service.goal_choices()[1:])
 
 
+def test_the_catalogue_from_the_index_columns_equals_the_one_from_the_corpus(service, corpus_dir, tmp_path):
+    """The filters' plans and goals come from the index's integer columns (no record read
+    but each plan's first); without an index they come from chunking the corpus: the same."""
+    from_corpus = SearchService(None, corpus_dir, workdir=tmp_path)
+    assert [(d.doc, d.title, d.city, d.area, d.passages) for d in service.documents] == \
+        [(d.doc, d.title, d.city, d.area, d.passages) for d in from_corpus.documents]
+    for city, plan in (("", ""), ("熊本市", ""), ("", "kurume-mirai-design-2035"), ("広域", "")):
+        assert service.goal_choices(city, plan) == from_corpus.goal_choices(city, plan)
+
+
 def test_welcome_lists_every_plan(service):
     markup = service.welcome_html()
     for doc in service.documents:

@@ -94,6 +94,19 @@ class ChunkColumns:
     def value(self, name: str, item: int) -> str:
         return self.vocabularies[name][int(self.codes[name][item])]
 
+    def distinct(self, names: Sequence[str]) -> list[tuple[int, int, tuple[str, ...]]]:
+        """The distinct combinations of some fields in order of first appearance, each as
+        (first chunk, number of chunks, values): a catalogue of plans or goals without
+        reading a record."""
+        if not len(self):
+            return []
+        stacked = np.stack([self.codes[name] for name in names], axis=1)
+        rows, first, counts = np.unique(stacked, axis=0, return_index=True, return_counts=True)
+        return [
+            (int(first[i]), int(counts[i]), tuple(self.vocabularies[n][int(c)] for n, c in zip(names, rows[i])))
+            for i in np.argsort(first, kind="stable")
+        ]
+
 
 class ChunkStoreWriter:
     """Writes ``chunks.jsonl`` record by record, with its offsets and columns, in one pass.

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from kb.chunk import Chunk
 from kb.embed.protocol import Embedder
@@ -55,6 +56,15 @@ CSV_MAX_AGE_S = 3600.0
 GOAL_LABEL_CHARS = 46
 
 
+class GoalRow(NamedTuple):
+    """One distinct (goal, city, area, plan) of the index, in plan order: the goal filter's choices."""
+
+    goal: str
+    city: str
+    area: str
+    doc: str
+
+
 @dataclass(frozen=True)
 class SearchView:
     """Everything one search puts on the page."""
@@ -90,7 +100,7 @@ class SearchService:
         self.index_dir = Path(index_dir) if index_dir else None
         self.unavailable = unavailable if session is None else None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="kb-ui-"))
-        self._chunks: list[Chunk] = []
+        self._goals: list[GoalRow] = []
         self._documents: list[DocInfo] = []
         #: How a (re)built index is opened; tests pass a light stand-in.
         self.opener = opener or (lambda folder: open_session(folder, corpus_dir=self.corpus_dir))
@@ -173,32 +183,38 @@ class SearchService:
         return self.session is not None
 
     def _load_catalogue(self, session: Session | None = None) -> None:
-        """Documents and goals for the filters: from the index, or the corpus if none yet."""
+        """Documents and goals for the filters: from the index's columns (no record is read
+        but each plan's first), or from the corpus if there is no index yet."""
         metadata: dict[str, dict[str, str]] = {}
         session = session or self.session
+        plans: list[tuple[Chunk, int]] = []
         if session is not None:
-            self._chunks = list(session.chunks)
+            columns = session.searcher.columns
+            plans = [(session.chunks[first], count) for first, count, _ in columns.distinct(("doc",))]
+            self._goals = [GoalRow(*values) for _, _, values in columns.distinct(("goal", "city", "area", "doc"))]
             metadata = dict(session.searcher.index.documents)
         else:
             try:
                 from kb.chunk import chunk_corpus
 
                 documents = load_corpus(self.corpus_dir)
-                self._chunks = chunk_corpus(documents)
+                chunks = chunk_corpus(documents)
                 metadata = {d.doc: d.metadata for d in documents}
             except CorpusError as exc:
                 self.unavailable = f"{self.unavailable or ''} ({exc})".strip()
-                self._chunks = []
-        counts: dict[str, int] = {}
-        first: dict[str, Chunk] = {}
-        for chunk in self._chunks:
-            counts[chunk.doc] = counts.get(chunk.doc, 0) + 1
-            first.setdefault(chunk.doc, chunk)
+                chunks = []
+            counts: dict[str, int] = {}
+            first: dict[str, Chunk] = {}
+            for chunk in chunks:
+                counts[chunk.doc] = counts.get(chunk.doc, 0) + 1
+                first.setdefault(chunk.doc, chunk)
+            plans = [(c, counts[doc]) for doc, c in first.items()]
+            self._goals = list(dict.fromkeys(GoalRow(c.goal, c.city, c.area, c.doc) for c in chunks))
         self._documents = [
-            DocInfo(doc=doc, title=metadata.get(doc, {}).get("title") or c.title,
-                    city=metadata.get(doc, {}).get("city") or c.city,
-                    area=metadata.get(doc, {}).get("area") or c.area, passages=counts[doc])
-            for doc, c in first.items()
+            DocInfo(doc=c.doc, title=metadata.get(c.doc, {}).get("title") or c.title,
+                    city=metadata.get(c.doc, {}).get("city") or c.city,
+                    area=metadata.get(c.doc, {}).get("area") or c.area, passages=count)
+            for c, count in plans
         ]
 
     @property
@@ -220,15 +236,15 @@ class SearchService:
     def goal_choices(self, city: str = "", plan: str = "") -> list[tuple[str, str]]:
         """(label, value) pairs of the goals under the chosen city and plan, in plan order."""
         seen: dict[str, str] = {}
-        for chunk in self._chunks:
-            if not chunk.goal or chunk.goal in seen:
+        for row in self._goals:
+            if not row.goal or row.goal in seen:
                 continue
-            if city and city not in (chunk.city, chunk.area):
+            if city and city not in (row.city, row.area):
                 continue
-            if plan and chunk.doc != plan:
+            if plan and row.doc != plan:
                 continue
-            prefix = "" if plan else f"{chunk.area if chunk.area != chunk.city else chunk.city}: "
-            seen[chunk.goal] = prefix + _shorten(chunk.goal)
+            prefix = "" if plan else f"{row.area if row.area != row.city else row.city}: "
+            seen[row.goal] = prefix + _shorten(row.goal)
         return [(L.ALL, "")] + [(label, goal) for goal, label in seen.items()]
 
     def welcome_html(self) -> str:
