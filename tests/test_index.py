@@ -236,3 +236,24 @@ def test_checksums_are_trusted_by_stamp_until_a_file_changes(small_corpus, tmp_p
     vectors.chmod(0o600)  # a permission change (ctime) also brings the full check back
     load_index(tmp_path / "index")
     assert "vectors.npy" in hashed
+
+
+def test_an_index_of_an_older_format_still_gives_its_vectors_to_the_rebuild(small_corpus, tmp_path, fake_embedder):
+    """Format 1 kept every chunk in chunks.jsonl only; this kb refuses to search it, but its
+    vectors and hashes have the same format, so upgrading costs no re-embedding."""
+    from kb.index.chunkstore import COLUMNS, OFFSETS
+
+    build_index(small_corpus, tmp_path / "index", fake_embedder)
+    build = resolve_build(tmp_path / "index")
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    for name in (OFFSETS, COLUMNS):
+        (build / name).unlink()
+        manifest["artefacts"].pop(name)
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexUnavailable, match="older"):
+        load_index(tmp_path / "index")
+    fake_embedder.calls = 0
+    report = build_index(small_corpus, tmp_path / "index", fake_embedder)
+    assert fake_embedder.calls == 0 and report.reused == report.chunk_count
+    load_index(tmp_path / "index")

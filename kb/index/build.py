@@ -47,7 +47,6 @@ from kb.index.storage import (
     artefact_checksums,
     fsync_tree,
     prune_builds,
-    read_manifest,
     resolve_build,
     swap_current,
     write_stamp,
@@ -94,14 +93,21 @@ def write_error(exc: OSError, index_dir: Path) -> KbError | OSError:
 
 
 def _previous_embeddings(index_dir: Path, model: str, dimension: int) -> VectorLookup:
-    """Verified vectors of the current build by chunk content hash (read on demand), if it used the same model."""
+    """Verified vectors of the current build by chunk content hash (read on demand), if it used the same model.
+
+    The manifest is read leniently: ``vectors.npy`` and ``hashes.jsonl`` have kept their
+    format since index format 1, so an index that this kb refuses to search (an older
+    format) still gives its vectors to the rebuild instead of hours of re-embedding.
+    """
     try:
-        build, manifest = read_manifest(index_dir)
-    except IndexUnavailable:
+        build = resolve_build(index_dir)
+        raw = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+        built_with, artefacts = raw["model"]["name"], dict(raw["artefacts"])
+    except (IndexUnavailable, OSError, ValueError, KeyError, TypeError):
         return VectorLookup()
-    if manifest.model.name != model:
+    if built_with != model:
         return VectorLookup()
-    return verified_lookup(build, manifest.artefacts, "vectors.npy", "hashes.jsonl", dimension)
+    return verified_lookup(build, artefacts, "vectors.npy", "hashes.jsonl", dimension)
 
 
 def build_index(
