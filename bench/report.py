@@ -312,7 +312,7 @@ def scale_section(scale: dict) -> str:
                   "scores() p50 / p95 ms", "numpy slices p50 / p95 ms", "full argsort p95 ms", "top-100 p95 ms"], rows)
     out += ("\n`scores()` is `kb.index.lexical.LexicalIndex.scores` (the weighted sum of the query terms' BM25 columns: "
             "one compiled numba loop from 50k chunks on; \"numpy slices\" is the per-term numpy path it replaced, same run, "
-            "bit-identical scores); \"top-100\" is `kb.search.searcher.top_candidates` as `_ranking` calls it; a full argsort "
+            "bit-identical scores); \"top-100\" is `kb.search.topk.top_ids` as `_ranking` calls it; a full argsort "
             "of all N scores (kb.search.searcher's first version) is shown for comparison. Builds stream "
             "(`kb.index.lexical.StreamingBM25Builder`), with files byte-identical to bm25s's.\n")
     choices = scale.get("choices") or {}

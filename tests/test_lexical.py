@@ -91,7 +91,7 @@ def test_compiled_column_sum_equals_numpy_bit_for_bit(monkeypatch):
         assert np.array_equal(np.argsort(-got, kind="stable")[:100], top)
 
 
-def test_top_candidates_cut_first_equals_plain_argpartition(monkeypatch):
+def test_top_ids_cut_first_equals_plain_argpartition(monkeypatch):
     from kb.search import topk as searcher
 
     rng = np.random.default_rng(2)
@@ -102,9 +102,9 @@ def test_top_candidates_cut_first_equals_plain_argpartition(monkeypatch):
             scores[rng.random(n) < 0.5] = -np.inf
         usable = (rng.random(n) < (0.02 if trial % 3 == 0 else 0.9)) & (scores > 0)
         monkeypatch.setattr(searcher, "PARTITION_FIRST_MIN", 10**9)
-        plain = searcher.top_candidates(scores, usable, 100)
+        plain = searcher.top_ids(scores, 100, allowed=usable, require=None)
         monkeypatch.setattr(searcher, "PARTITION_FIRST_MIN", 0)
-        assert np.array_equal(searcher.top_candidates(scores, usable, 100), plain)
+        assert np.array_equal(searcher.top_ids(scores, 100, allowed=usable, require=None), plain)
 
 
 def test_top_ids_tests_usability_lazily_and_equals_the_plain_mask(monkeypatch):

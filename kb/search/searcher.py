@@ -284,13 +284,12 @@ class Searcher:
         if count <= SEARCH_WHOLE_MAX:
             scores, ids = dense.search(query, count)
         else:
-            narrowed = allowed is not None and not allowed.all()
-            admitted = np.flatnonzero(allowed) if narrowed and allowed is not None else None
+            admitted = np.flatnonzero(allowed) if allowed is not None else None
             if admitted is not None and vectors is not None and len(admitted) <= EXACT_FILTERED_MAX:
                 out[admitted] = np.asarray(vectors[admitted], dtype=np.float32) @ query[0]
                 return out
             limit = min(count, self.config.candidates * 20)
-            scores, ids = search_dense(dense, spec, query, limit, allowed if narrowed else None)
+            scores, ids = search_dense(dense, spec, query, limit, allowed)
         valid = ids[0] >= 0
         out[ids[0][valid]] = scores[0][valid]
         return out
@@ -307,7 +306,7 @@ class Searcher:
 
     def signal_scores(self, signal: Signal, expanded: ExpandedQuery, allowed: np.ndarray | None = None) -> np.ndarray:
         """One signal's score for every chunk (0 or -inf where it has none); the dense ones
-        search inside ``allowed`` where the index is large."""
+        search inside ``allowed`` (a filter's mask; None: every chunk) where the index is large."""
         if signal == Signal.LEXICAL:
             return self.lexical_scores(expanded)
         if signal == Signal.SUDACHI:
@@ -316,13 +315,15 @@ class Searcher:
             return self.dense_scores(expanded, allowed=allowed)
         return self.use_scores(expanded, allowed)
 
-    def _timed_signal(self, signal: Signal, expanded: ExpandedQuery, allowed: np.ndarray) -> tuple[np.ndarray, float]:
+    def _timed_signal(
+        self, signal: Signal, expanded: ExpandedQuery, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, float]:
         start = time.perf_counter()
         values = self.signal_scores(signal, expanded, allowed)
         return values, time.perf_counter() - start
 
     def _all_signal_scores(
-        self, wanted: Sequence[Signal], expanded: ExpandedQuery, allowed: np.ndarray
+        self, wanted: Sequence[Signal], expanded: ExpandedQuery, allowed: np.ndarray | None
     ) -> dict[Signal, tuple[np.ndarray, float]]:
         """Every wanted signal's scores and seconds. A large index computes them at once on
         a small thread pool: the BM25 loop (numba, nogil), ONNX and FAISS all release the
@@ -352,10 +353,9 @@ class Searcher:
             mask &= columns.contains("goal", filters.goal) | columns.contains("section", filters.goal)
         return mask
 
-    def _ranking(self, scores: np.ndarray, allowed: np.ndarray, *, positive: bool) -> list[int]:
+    def _ranking(self, scores: np.ndarray, allowed: np.ndarray | None, *, positive: bool) -> list[int]:
         """The top candidates by score (ties by position), via argpartition: O(N), not O(N log N)."""
-        narrowed = None if allowed.all() else allowed
-        ids = top_ids(scores, self.config.candidates, allowed=narrowed, require="positive" if positive else "finite")
+        ids = top_ids(scores, self.config.candidates, allowed=allowed, require="positive" if positive else "finite")
         return [int(i) for i in ids]
 
     def search(
@@ -386,7 +386,8 @@ class Searcher:
         start = tick()
         expanded = self.expander.expand(query)
         timings["expand"] = tick() - start
-        allowed = self.allowed(filters)
+        mask = self.allowed(filters)
+        allowed = None if mask.all() else mask  # None: the query is not filtered
         wanted = self.signals(method) if signals is None else tuple(Signal(s) for s in signals)
         scores: dict[Signal, np.ndarray] = {}
         for signal, (values, seconds) in self._all_signal_scores(wanted, expanded, allowed).items():
@@ -401,16 +402,18 @@ class Searcher:
                             no_clear_match=no_clear_match)
 
     def rank(
-        self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], allowed: np.ndarray, filters: Filters, k: int
+        self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], allowed: np.ndarray | None, filters: Filters,
+        k: int,
     ) -> list[Hit]:
-        """Fuse the signals' scores, apply the priors, diversify: the top-k hits."""
+        """Fuse the signals' scores, apply the priors, diversify: the top-k hits (among the
+        chunks ``allowed`` admits; None: all of them)."""
         rankings: dict[str, list[int]] = {}
         raw: dict[str, dict[int, float]] = {}
         for signal, values in scores.items():
             rankings[signal] = self._ranking(values, allowed, positive=signal in LEXICAL_SIGNALS)
             raw[signal] = {i: float(values[i]) for i in rankings[signal]}
         # Unfiltered, the lexical ranking's first ten are the ten best scores the fusion weight needs.
-        lexical_top = rankings.get(Signal.LEXICAL) if allowed.all() else None
+        lexical_top = rankings.get(Signal.LEXICAL) if allowed is None else None
         fused = self.fuse(expanded, scores, raw, rankings, lexical_top)
         for item, value in fused.items():
             factor = self._prior(item, expanded, filters)

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-#: From this many chunks on, :func:`top_candidates` first cuts the scores at a threshold
+#: From this many chunks on, :func:`top_ids` first cuts the scores at a threshold
 #: estimated from every 16th usable score and only partitions the chunks above it.
 PARTITION_FIRST_MIN = 50_000
 SAMPLE_STEP = 16
-
-
-def top_candidates(scores: np.ndarray, usable: np.ndarray, limit: int) -> np.ndarray:
-    """The ``limit`` best ids among those the boolean mask ``usable`` admits, best first (ties by position)."""
-    return top_ids(scores, limit, allowed=usable, require=None)
 
 
 def top_ids(
