@@ -112,12 +112,13 @@ def build(
     from contextlib import ExitStack
 
     from kb.embed.e5q4 import DEFAULT_MODEL_NAME
-    from kb.embed.sentence import SentenceEmbedder, ensure_query_encoder
+    from kb.embed.sentence import SentenceEmbedder, check_device, ensure_query_encoder
     from kb.index.build import build_index
     from kb.ingest.corpus import load_corpus
 
     if workers < 1:
         raise WorkersUnavailable(f"--workers must be at least 1, not {workers}")
+    check_device(device)
     load_corpus(Path(corpus))
     name = requested_model(model) or DEFAULT_MODEL_NAME
     on_workers = embedder is None and (workers > 1 or scheduler is not None)

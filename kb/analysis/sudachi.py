@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -156,9 +156,15 @@ def prune_groups(term_lists: Sequence[Sequence[str]], min_df: int = MIN_GROUP_DF
     df: Counter[str] = Counter()
     for terms in term_lists:
         df.update({t for t in terms if is_group_token(t)})
-    sizes = _group_sizes()
-    keep = {t for t, n in df.items() if n >= min_df and sizes.get(int(t[len(GROUP_PREFIX):]), 0) >= 2}
+    keep = kept_groups(df, min_df)
     return [[t for t in terms if not is_group_token(t) or t in keep] for terms in term_lists]
+
+
+def kept_groups(df: Mapping[str, int], min_df: int = MIN_GROUP_DF) -> set[str]:
+    """The group tokens :func:`prune_groups` keeps, from their document frequencies: the rule
+    for a build that streams its term lists and cannot hold them all."""
+    sizes = _group_sizes()
+    return {t for t, n in df.items() if n >= min_df and sizes.get(int(t[len(GROUP_PREFIX):]), 0) >= 2}
 
 
 def weighted_terms(analyzer: SudachiAnalyzer, phrases: Iterable[tuple[str, float]], group_weight: float) -> dict[str, float]:

@@ -79,10 +79,6 @@ def build(
     ] = "auto",
 ) -> None:
     """Parse the plans, chunk, embed and write the index (atomically)."""
-    if workers < 1:
-        fail(f"--workers must be at least 1, not {workers}")
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        fail(f"unknown --device {device!r} (choose from auto, cpu, cuda)")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kb import service

@@ -32,6 +32,14 @@ if TYPE_CHECKING:
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def check_device(device: str) -> None:
+    """Refuse what is no device name at all, before anything is parsed or loaded."""
+    from kb.errors import DeviceUnavailable
+
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise DeviceUnavailable(f"unknown device {device!r} (choose from {', '.join(DEVICES)})")
+
+
 def resolve_device(device: str = "auto") -> str:
     """The torch device for ``device`` (``auto``, ``cpu``, ``cuda`` or ``cuda:N``).
 
@@ -41,8 +49,7 @@ def resolve_device(device: str = "auto") -> str:
     """
     from kb.errors import DeviceUnavailable
 
-    if device not in DEVICES and not device.startswith("cuda:"):
-        raise DeviceUnavailable(f"unknown device {device!r} (choose from {', '.join(DEVICES)})")
+    check_device(device)
     if device == "cpu":
         return "cpu"
     import torch

@@ -37,7 +37,7 @@ from kb.index.journal import (
     read_journals,
     remove_journals,
 )
-from kb.index.lexical import LexicalIndex
+from kb.index.lexical import TERM_BATCH, LexicalIndex
 from kb.index.manifest import FORMAT_VERSION, IndexManifest, LexicalInfo, ModelInfo
 from kb.index.reuse import GROUP, EmbedPlan, embed_to_file, verified_lookup
 from kb.index.signals import build_sudachi, build_use
@@ -53,9 +53,6 @@ from kb.index.storage import (
 )
 from kb.ingest.corpus import corpus_hashes, load_corpus
 from kb.ingest.parse import PARSER_VERSION, parse_document
-
-#: Term lists held at a time while the lexical fields are built (the output does not depend on it).
-TERM_BATCH = 2048
 
 #: ``progress(stage, done, total)``: the CLI's and the app's progress bars.
 Progress = Callable[[str, int, int], None]

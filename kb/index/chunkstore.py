@@ -236,8 +236,5 @@ class ChunkStore(Sequence[Chunk]):
                 if line.strip():
                     yield chunk_from_record(json.loads(line))
 
-    def many(self, items: Iterable[int]) -> list[Chunk]:
-        return [self[i] for i in items]
-
     def close(self) -> None:
         self._file.close()

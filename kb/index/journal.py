@@ -55,8 +55,13 @@ def _header(model: str, dimension: int) -> bytes:
     return MAGIC + struct.pack("<II", dimension, len(name)) + name
 
 
+def record_dtype(dimension: int) -> np.dtype:
+    """One journal record: sha256 digest · float32 vector · crc32 of the two."""
+    return np.dtype([("digest", "u1", (32,)), ("vector", "<f4", (dimension,)), ("crc", "<u4")])
+
+
 def record_size(dimension: int) -> int:
-    return 32 + 4 * dimension + 4
+    return record_dtype(dimension).itemsize
 
 
 class RowFile:
@@ -150,7 +155,7 @@ class JournalWriter:
         self.path = folder / f"{name}.{os.getpid()}{SUFFIX}"
         self.dimension = dimension
         self.records = 0
-        self._dtype = np.dtype([("digest", "u1", (32,)), ("vector", "<f4", (dimension,)), ("crc", "<u4")])
+        self._dtype = record_dtype(dimension)
         self._out = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         _ACTIVE.add(self.path)
         self._out.write(_header(model, dimension))
@@ -180,8 +185,8 @@ class JournalWriter:
 def read_journal(path: Path, model: str, dimension: int) -> tuple[RowFile, dict[bytes, int]] | None:
     """The intact records of one journal (digest → row), or None for another model's or an unreadable one."""
     header = _header(model, dimension)
-    size = record_size(dimension)
-    dtype = np.dtype([("digest", "u1", (32,)), ("vector", "<f4", (dimension,)), ("crc", "<u4")])
+    dtype = record_dtype(dimension)
+    size = dtype.itemsize
     rows: dict[bytes, int] = {}
     try:
         with open(path, "rb") as handle:
@@ -206,14 +211,14 @@ def read_journal(path: Path, model: str, dimension: int) -> tuple[RowFile, dict[
 
 def owner_alive(path: Path) -> bool:
     """Whether the build that writes a journal still runs (its process, or a build of this one)."""
-    from kb.index.storage import _pid_alive
+    from kb.index.storage import _owner_pid, _pid_alive
 
-    pid = path.name.removesuffix(SUFFIX).rsplit(".", 1)[-1]
-    if not pid.isdigit():
+    pid = _owner_pid(path.name.removesuffix(SUFFIX))
+    if pid is None:
         return False
-    if int(pid) == os.getpid():
+    if pid == os.getpid():
         return path in _ACTIVE
-    return _pid_alive(int(pid))
+    return _pid_alive(pid)
 
 
 def read_journals(index_dir: Path, model: str, dimension: int, lookup: VectorLookup) -> list[Path]:

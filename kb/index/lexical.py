@@ -30,6 +30,9 @@ EMPTY = "\u0000empty"
 #: a one-off ~0.3 s import (+ ~0.7 s compile, cached on disk after the first process) that a small
 #: index should not pay on a cold search.
 COMPILED_MIN_DOCS = 50_000
+#: Term lists a build holds at a time while it streams a field into the builder (the
+#: files do not depend on it).
+TERM_BATCH = 2048
 #: From this many documents on the posting arrays are memory-mapped (:meth:`LexicalIndex.load`).
 MMAP_MIN_DOCS = 50_000
 #: The bm25s version whose files (``params.index.json`` "version") the builder writes.

@@ -30,19 +30,24 @@ Notify = Callable[[int, int], None]
 GROUP = 64
 
 
+def checksums_match(build: Path, artefacts: Mapping[str, str], names: Sequence[str]) -> bool:
+    """Whether each named file still has the sha256 its manifest recorded (False if unreadable)."""
+    for name in names:
+        digest = artefacts.get(name)
+        try:
+            if digest is None or sha256_file(build / name) != digest:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def verified_vectors(
     build: Path | None, artefacts: Mapping[str, str], vectors_name: str, hashes_name: str
 ) -> dict[str, np.ndarray]:
     """Vectors of a previous build by content hash; empty when anything fails to verify."""
-    if build is None:
+    if build is None or not checksums_match(build, artefacts, (vectors_name, hashes_name)):
         return {}
-    for name in (vectors_name, hashes_name):
-        digest = artefacts.get(name)
-        try:
-            if digest is None or sha256_file(build / name) != digest:
-                return {}
-        except OSError:
-            return {}
     try:
         vectors = np.load(build / vectors_name)
         lines = (build / hashes_name).read_text(encoding="utf-8").splitlines()
@@ -89,15 +94,8 @@ def verified_lookup(
 ) -> VectorLookup:
     """Like :func:`verified_vectors`, but the vectors stay on disk and are read row by row."""
     lookup = VectorLookup()
-    if build is None:
+    if build is None or not checksums_match(build, artefacts, (vectors_name, hashes_name)):
         return lookup
-    for name in (vectors_name, hashes_name):
-        digest = artefacts.get(name)
-        try:
-            if digest is None or sha256_file(build / name) != digest:
-                return lookup
-        except OSError:
-            return lookup
     found = npy_rows(build / vectors_name)
     if found is None:
         return lookup

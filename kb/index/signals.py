@@ -25,20 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from kb.analysis.sudachi import (
-    GROUP_PREFIX,
-    MIN_GROUP_DF,
-    SUDACHI_VERSION,
-    SudachiAnalyzer,
-    _group_sizes,
-    dictionary_version,
-    is_group_token,
-)
+from kb.analysis.sudachi import SUDACHI_VERSION, SudachiAnalyzer, dictionary_version, is_group_token, kept_groups
 from kb.chunk import Chunk
 from kb.embed.protocol import Embedder
 from kb.errors import IndexUnavailable
 from kb.index.dense import DenseIndexSpec, FaissIndex, build_dense, choose_spec, load_dense, save_dense
-from kb.index.lexical import LexicalIndex
+from kb.index.lexical import TERM_BATCH, LexicalIndex
 from kb.index.manifest import IndexManifest
 from kb.index.reuse import embed_with_reuse, verified_vectors
 
@@ -61,7 +53,7 @@ def build_sudachi(chunks: Sequence[Chunk], directory: Path, progress: Progress |
 
     Streams: ``chunks`` may be the build's chunk store. The term lists are spilled to a
     temporary file while the group tokens' document frequencies are counted, then read
-    back pruned (:func:`kb.analysis.sudachi.prune_groups`, the same rule) into the BM25
+    back pruned (:func:`kb.analysis.sudachi.kept_groups`, prune_groups' rule) into the BM25
     builder, so memory holds one batch and the frequency counts, not N term lists.
     """
     analyzer = SudachiAnalyzer()
@@ -77,15 +69,14 @@ def build_sudachi(chunks: Sequence[Chunk], directory: Path, progress: Progress |
                 out.write(json.dumps(terms, ensure_ascii=False) + "\n")
                 if done % 50 == 0 or done == len(chunks):
                     notify("sudachi", done, len(chunks))
-        sizes = _group_sizes()
-        keep = {t for t, n in df.items() if n >= MIN_GROUP_DF and sizes.get(int(t[len(GROUP_PREFIX):]), 0) >= 2}
+        keep = kept_groups(df)
 
         def pruned() -> Iterator[list[str]]:
             with spill.open(encoding="utf-8") as lines:
                 for line in lines:
                     yield [t for t in json.loads(line) if not is_group_token(t) or t in keep]
 
-        LexicalIndex.build_to(pruned(), directory / SUDACHI_DIR, batch=2048)
+        LexicalIndex.build_to(pruned(), directory / SUDACHI_DIR, batch=TERM_BATCH)
     finally:
         spill.unlink(missing_ok=True)
     return {"library": "bm25s", "analyzer": "sudachi normalised forms + synonym groups",

@@ -146,8 +146,7 @@ def write_stamp(build: Path, artefacts: Mapping[str, str]) -> None:
     at 10^6 chunks it reads 6 GB (~35 s) per `kb search`. After one full check (or the
     build, which has just computed the checksums) later loads compare these stats instead;
     any write to a file, or a change of its permissions (ctime), changes them, and the next
-    load hashes everything again. A folder
-    kb may not write to simply keeps being verified in full.
+    load hashes everything again. A folder kb may not write to keeps being verified in full.
     """
     temporary = build / f"{VERIFIED}.{os.getpid()}"
     with contextlib.suppress(OSError):
