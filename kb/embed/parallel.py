@@ -53,8 +53,8 @@ def worker_threads(workers: int, cores: int | None = None) -> int:
 class ModelPlugin(WorkerPlugin):
     """Loads :class:`~kb.embed.sentence.SentenceEmbedder` once per worker process.
 
-    Registered with the client, it also runs on workers that join later. ``threads`` (torch intra-op threads) is left to torch when None (a remote
-    worker owns its machine); ``device`` is ``auto``/``cpu``/``cuda``, and ``cuda`` on
+    Registered with the client, it also runs on workers that join later. ``threads``
+    (torch intra-op threads) is left to torch when None (a remote worker owns its machine); ``device`` is ``auto``/``cpu``/``cuda``, and ``cuda`` on
     a worker named by an integer (local clusters) means ``cuda:<name mod GPUs>``.
     """
 
@@ -185,8 +185,7 @@ class DaskEmbedder:
             else:
                 return LocalCUDACluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
         # One task at a time per worker process; its torch threads are set by ModelPlugin.
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
 
     @property
     def workers(self) -> int:
