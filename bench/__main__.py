@@ -17,8 +17,9 @@ import sys
 import time
 
 SECTIONS = ("build", "query", "startup", "scale", "e2e", "load")
-#: Sections run only when named (``python -m bench workers``): embedding on Dask workers, ~5-15 min.
-OPTIONAL = ("workers",)
+#: Sections run only when named (``python -m bench workers``): embedding on Dask workers, ~5-15 min;
+#: ``kb mcp`` start-up and per-call latency through the MCP SDK's stdio client, ~1-3 min.
+OPTIONAL = ("workers", "mcp")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import workers
 
             workers.main([])
+        elif section == "mcp":
+            from bench import mcp
+
+            mcp.main([])
         elif section == "load":
             from bench import load
 

@@ -455,6 +455,12 @@ def render() -> Path:
                   e2e_section(e2e)]
     if load_:
         parts += ["\n## Load: the app's search API on loopback\n", contention(load_), load_section(load_)]
+    mcp = load("mcp")
+    if mcp:
+        from bench.mcp import section as mcp_section
+
+        parts += ["\n## MCP server: `kb mcp` through the SDK's stdio client (issue 24)\n", contention(mcp),
+                  mcp_section(mcp)]
     notes = BENCH / "notes.md"
     if notes.is_file():
         parts += ["\n", notes.read_text(encoding="utf-8")]

@@ -14,6 +14,7 @@ call (tests and the app's subprocesses change them), and never caches.
 | ``KB_QUERY_ENCODER`` | ``int8`` | query encoder: ``int8`` or ``fp32`` ONNX export, or ``torch`` |
 | ``KB_QUERY_THREADS`` | ``1`` | threads of the ONNX query encoder |
 | ``KB_USE_THREADS`` | ``1`` | threads of the second encoder (multilingual USE) at query time |
+| ``KB_RANKER`` | ``learned`` | ranking: ``learned`` (the shipped LambdaMART model), ``formula`` (the hand-set fusion) or a model file |
 | ``KB_PROGRESS`` | off | ``1`` shows progress bars even when stderr is not a terminal |
 | ``KB_DEBUG`` | off | ``1`` lets unexpected errors end with their traceback |
 """
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     query_encoder: str = ""
     query_threads: int = 1
     use_threads: int = 1
+    ranker: str = "learned"
     progress: bool = False
     debug: bool = False
 

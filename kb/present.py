@@ -59,6 +59,9 @@ def result_json(result: SearchResult, pages: PageSpan | None = None) -> dict:
         "method": result.method,
         "interpretation": result.expanded.describe(),
         "no_clear_match": result.no_clear_match,
+        # For a question asking for every mention (すべて集めたい, "every mention of"): the
+        # term and how many chunks contain it, so a front end can offer the full list.
+        "mentions": dict(result.mentions),
         "hits": [hit_json(h, pages) for h in result.hits],
     }
 
@@ -131,6 +134,21 @@ def breadcrumb(path: Iterable[str], separator: str = " → ") -> str:
 
 
 CSV_FIELDS = ("rank", "score", "city", "title", "section", "kind", "doc", "line_start", "line_end", "text")
+#: What makes a spreadsheet read a cell as a formula (OWASP "CSV Injection"): = + - @, tab and
+#: carriage return, and the full-width forms a Japanese Excel also accepts as the start of one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet shows as text: a string that could start a formula gets a leading ``'``.
+
+    Plan text itself starts with ``- ①…`` bullets, and a query is whatever someone typed
+    (``=1+1 子育て``, ``=HYPERLINK(…)``), so every text cell is checked; numbers (rank,
+    score, lines) stay numbers. Excel hides the quote and shows the text as it was.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def results_csv(
@@ -141,6 +159,7 @@ def results_csv(
 
     Every row repeats the query, the filters and the link that reopens the search, so a
     sheet passed on by mail still says where it came from; ``kpis`` adds each hit's KPIs.
+    No cell can run as a formula (:func:`csv_cell`).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -149,5 +168,6 @@ def results_csv(
     for hit in result.hits:
         row = hit_json(hit)
         kpi_text = " / ".join(k.describe() for k in kpis(hit)) if kpis else ""
-        writer.writerow([*(row[f] for f in CSV_FIELDS), result.query, shown, link, kpi_text])
+        cells = [*(row[f] for f in CSV_FIELDS), result.query, shown, link, kpi_text]
+        writer.writerow([csv_cell(cell) for cell in cells])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -31,6 +31,7 @@ from kb.search.searcher import Hit, SearchConfig, Searcher, SearchResult
 if TYPE_CHECKING:
     from kb.embed.parallel import DaskEmbedder
     from kb.ingest.add import CorpusChange, PlanInfo
+    from kb.rank.model import LearnedRanker
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ def open_searcher(
     model: str | None = None,
     dense: bool = True,
     config: SearchConfig | None = None,
+    ranker: str | None = None,
+    rank_features: bool = False,
 ) -> Searcher:
     """Load the index and (unless ``dense`` is False) the model that built it.
 
@@ -84,7 +87,29 @@ def open_searcher(
         from kb.embed.use import UseEmbedder
 
         use_embedder = UseEmbedder()
-    return Searcher(loaded, embedder, config=config, use_embedder=use_embedder)
+    learned = load_ranker(ranker) if dense else None
+    if ranker is None:  # the user's choice (KB_RANKER); evaluation code names its model explicitly
+        check_ranker(manifest.ranker, learned)
+    return Searcher(loaded, embedder, config=config, use_embedder=use_embedder, ranker=learned,
+                    rank_features=rank_features)
+
+
+def load_ranker(choice: str | None = None) -> LearnedRanker | None:
+    """The ranker a user chose (``KB_RANKER``): the shipped model, ``formula`` (none), or a model file."""
+    from kb.rank.model import LearnedRanker, model_path
+
+    path = model_path(choice or settings().ranker)
+    return LearnedRanker.load(path) if path is not None else None
+
+
+def check_ranker(recorded: str, ranker: LearnedRanker | None) -> None:
+    """An index is queried with the ranker it was built (and evaluated) for, or explicitly
+    with the formula (``KB_RANKER=formula``); never silently with another model."""
+    if ranker is not None and recorded != ranker.id:
+        raise IndexUnavailable(
+            f"index was built for ranker {recorded or 'unknown'!r}, this kb ranks with {ranker.id!r}: run `kb build` "
+            "(or set KB_RANKER=formula)"
+        )
 
 
 def build(
@@ -111,16 +136,17 @@ def build(
     """
     from contextlib import ExitStack
 
-    from kb.embed.e5q4 import DEFAULT_MODEL_NAME
     from kb.embed.sentence import SentenceEmbedder, check_device, ensure_query_encoder
+    from kb.embed.tuned import tuned_model_name
     from kb.index.build import build_index
     from kb.ingest.corpus import load_corpus
+    from kb.rank.model import ranker_identity
 
     if workers < 1:
         raise WorkersUnavailable(f"--workers must be at least 1, not {workers}")
     check_device(device)
     load_corpus(Path(corpus))
-    name = requested_model(model) or DEFAULT_MODEL_NAME
+    name = requested_model(model) or tuned_model_name()
     on_workers = embedder is None and (workers > 1 or scheduler is not None)
     with ExitStack() as stack:  # the Dask cluster closes here, also on an error or Ctrl-C
         if on_workers:
@@ -131,6 +157,7 @@ def build(
             embedder = SentenceEmbedder(name, progress=say, lazy=True, device=device)
         assert embedder is not None
         report = build_index(Path(corpus), index_dir(index), embedder, progress=progress,
+                             ranker=ranker_identity(settings().ranker),
                              second_encoder=second_encoder)
     if on_workers:  # the query encoder is exported here, from a model loaded only if needed
         embedder = SentenceEmbedder(name, progress=say, lazy=True, device="cpu")
@@ -281,17 +308,23 @@ def add_plan(
 
     The corpus change is staged and checked first (:func:`kb.ingest.add.add_to_corpus`);
     if the rebuild then fails, the corpus is put back as it was, and the index was never
-    touched because a build only replaces it atomically at its very end.
+    touched because a build only replaces it atomically at its very end. The whole add
+    holds the corpus lock (:func:`kb.ingest.intent.exclusive`): a second add waits, and
+    its rebuild then includes this plan; a change a killed add/remove left is finished
+    or undone first.
     """
     from kb.ingest.add import PlanInfo, add_to_corpus
     from kb.ingest.corpus import load_corpus
+    from kb.ingest.intent import exclusive
 
     corpus_dir = Path(corpus)
-    change, name = add_to_corpus(corpus_dir, Path(source), info or PlanInfo(), stem=stem)
-    report = _rebuild_or_roll_back(change, corpus_dir, index, model=model, embedder=embedder, progress=progress,
-                                   say=say)
-    doc = next(d for d in load_corpus(corpus_dir) if d.doc == name)
-    pages = read_pages(corpus_dir, name)
+    with exclusive(corpus_dir, say) as recovered:
+        _rebuild_if_stale(recovered, corpus_dir, index, model=model, embedder=embedder, progress=progress, say=say)
+        change, name = add_to_corpus(corpus_dir, Path(source), info or PlanInfo(), stem=stem)
+        report = _rebuild_or_roll_back(change, corpus_dir, index, model=model, embedder=embedder,
+                                       progress=progress, say=say)
+        doc = next(d for d in load_corpus(corpus_dir) if d.doc == name)
+        pages = read_pages(corpus_dir, name)
     return AddReport(doc=name, lines=len(doc.lines), pages=max(pages.pages) if pages else None,
                      structure=doc.structure, build=report)
 
@@ -306,12 +339,47 @@ def remove_plan(
     progress: Progress | None = None,
     say: Say | None = None,
 ) -> BuildReport:
-    """Take a plan out of the corpus and rebuild; a failed rebuild puts it back."""
+    """Take a plan the manifest lists out of the corpus and rebuild; a failed rebuild puts it back."""
     from kb.ingest.add import remove_from_corpus
+    from kb.ingest.intent import exclusive
 
-    change = remove_from_corpus(Path(corpus), stem)
-    return _rebuild_or_roll_back(change, Path(corpus), index, model=model, embedder=embedder, progress=progress,
-                                 say=say)
+    corpus_dir = Path(corpus)
+    with exclusive(corpus_dir, say) as recovered:
+        _rebuild_if_stale(recovered, corpus_dir, index, model=model, embedder=embedder, progress=progress, say=say)
+        change = remove_from_corpus(corpus_dir, stem)
+        return _rebuild_or_roll_back(change, corpus_dir, index, model=model, embedder=embedder,
+                                     progress=progress, say=say)
+
+
+def _rebuild_if_stale(
+    recovered: str,
+    corpus: Path,
+    index: Path | str | None,
+    *,
+    model: str | None,
+    embedder: Embedder | None,
+    progress: Progress | None,
+    say: Say | None,
+) -> None:
+    """After undoing a killed change, rebuild if its index had already been swapped in.
+
+    A kill between the swap and the commit leaves an index of the changed corpus; once
+    the corpus is put back it would serve a plan that is gone (or miss one that is back).
+    """
+    from kb.index.storage import read_manifest
+    from kb.ingest.corpus import corpus_files, sha256_file
+
+    if not recovered:
+        return
+    try:
+        recorded = read_manifest(index_dir(index))[1].corpus
+    except (IndexUnavailable, OSError, ValueError):
+        return  # no index to correct
+    if recorded == {path.name: sha256_file(path) for path in corpus_files(corpus)}:
+        return
+    if embedder is None and model is None:
+        model = _index_model(index)
+    build(corpus, index, model=model, embedder=embedder, progress=progress, say=say)
 
 
 def _rebuild_or_roll_back(
@@ -324,7 +392,12 @@ def _rebuild_or_roll_back(
     progress: Progress | None,
     say: Say | None,
 ) -> BuildReport:
-    """Rebuild with the index's own model after a corpus change; undo the change if it fails."""
+    """Rebuild with the index's own model after a corpus change; undo the change if it fails.
+
+    ``commit`` marks the change done in its journal before it deletes what was set aside, so
+    a kill from then on finishes the change; a kill before it is undone by the next add/remove
+    (which rebuilds if this build had already been swapped in).
+    """
     try:
         if embedder is None and model is None:
             model = _index_model(index)

@@ -28,6 +28,7 @@ from kb.ingest.pdf import NO_TEXT
 from kb.present import result_json
 from kb.search.searcher import Filters, Searcher
 from kb.service import session_for
+from tests.pdfbytes import assemble_pdf
 
 PLAN_HTML = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>テスト市 子育て応援計画</title>
 <style>body{font-family:"IPAGothic","Noto Sans CJK JP",sans-serif;font-size:12pt}.page{page-break-after:always}</style>
@@ -207,17 +208,7 @@ def encrypted_pdf() -> bytes:
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
         b"<< /Filter /Standard /V 1 /R 2 /O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> /P -4 >>",
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += (b"trailer\n<< /Size %d /Root 1 0 R /Encrypt 4 0 R /ID [<" % (len(objects) + 1) + b"ab" * 16 + b"> <"
-            + b"ab" * 16 + b">] >>\nstartxref\n%d\n%%%%EOF\n" % xref)
-    return bytes(out)
+    return assemble_pdf(objects, b" /Encrypt 4 0 R /ID [<" + b"ab" * 16 + b"> <" + b"ab" * 16 + b">]")
 
 
 def _bad_files(folder: Path, plan_pdf: Path) -> dict[str, tuple[Path, str]]:

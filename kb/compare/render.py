@@ -27,6 +27,7 @@ from kb.compare.align import (
 from kb.domain import ChunkKind, SourceSpan
 from kb.ingest.corpus import KUMAMOTO, KURUME
 from kb.kpi.extract import Kpi
+from kb.present import csv_cell
 
 #: Short plan names by the manifest's ``kind`` (a planner says 総合計画, not the file name).
 PLAN_NAMES = {
@@ -202,7 +203,8 @@ def comparison_json(comparison: Comparison) -> dict:
 def _csv_bytes(rows: Sequence[Sequence[object]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows(rows)
+    # Plan text and topics are whatever was written or typed (``- ①…``, ``=1+1``): never a formula.
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

@@ -8,7 +8,7 @@ as multilingual USE, or a test's deterministic fake are interchangeable.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -31,4 +31,17 @@ class Embedder(QueryEmbedder, Protocol):
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 vectors, shape ``(len(texts), dimension)``."""
+        ...
+
+
+class ExportableEmbedder(Protocol):
+    """What the ONNX export needs of a sentence-transformers embedder (kb.embed.sentence.SentenceEmbedder)."""
+
+    name: str
+
+    @property
+    def model(self) -> Any:  # sentence_transformers.SentenceTransformer
+        ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         ...

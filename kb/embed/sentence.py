@@ -67,6 +67,10 @@ def resolve_model_path(name: str, progress: Callable[[str], None] | None = None)
     """A loadable location for ``name``: the converted default, a local path, or a hub name."""
     if name == DEFAULT_MODEL_NAME:
         return str(prepare_default_model(progress=progress))
+    from kb.embed.tuned import prepare_tuned_model, tuned_model_name
+
+    if name == tuned_model_name():
+        return str(prepare_tuned_model(progress=progress))
     return name
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from kb.search.searcher import MAX_HIT_SPAN, METHODS, Hit, Searcher
 
 METRICS = ("recall@5", "recall@10", "mrr@10", "ndcg@10")
-SPLITS = ("tune", "dev", "heldout", "blind", "blind_heldout")
-#: Splits that may be used to choose settings; the held-out splits never are.
-TUNING_SPLITS = ("tune", "dev", "blind")
+SPLITS = ("tune", "dev", "heldout", "blind", "blind_heldout", "blind2", "blind2_heldout")
+#: Splits that may be used to choose settings or train on; the held-out splits never are.
+TUNING_SPLITS = ("tune", "dev", "blind", "blind2")
 #: The query set: tune + held-out (queries.jsonl), three dev files written later, and the
 #: blind set (blind + blind_heldout) written by people who saw only the plan texts.
 DEFAULT_QUERY_FILES = (
@@ -30,6 +30,8 @@ DEFAULT_QUERY_FILES = (
     Path("eval/queries_dev3.jsonl"),
     Path("eval/queries_blind_en.jsonl"),
     Path("eval/queries_blind_ja.jsonl"),
+    Path("eval/queries_blind2_en.jsonl"),
+    Path("eval/queries_blind2_ja.jsonl"),
 )
 
 

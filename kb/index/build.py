@@ -107,6 +107,13 @@ def _previous_embeddings(index_dir: Path, model: str, dimension: int) -> VectorL
     return verified_lookup(build, artefacts, "vectors.npy", "hashes.jsonl", dimension)
 
 
+def _default_ranker() -> str:
+    from kb.config import settings
+    from kb.rank.model import ranker_identity
+
+    return ranker_identity(settings().ranker)
+
+
 def build_index(
     corpus_dir: Path,
     index_dir: Path,
@@ -116,6 +123,7 @@ def build_index(
     analyzer: JapaneseAnalyzer | None = None,
     second_encoder: bool = False,
     use_embedder: Embedder | None = None,
+    ranker: str | None = None,
 ) -> BuildReport:
     """Parse → chunk → tokenize → embed → index, written atomically into ``index_dir``.
 
@@ -124,6 +132,7 @@ def build_index(
     group of embeddings goes straight into ``vectors.npy`` and a resume journal
     (kb/index/journal.py), so a killed build's embeddings are reused by the next one.
     ``second_encoder`` also embeds every chunk with multilingual USE (kb/index/signals.py).
+    ``ranker``: the identity the manifest records (default: the ranker ``KB_RANKER`` chooses).
     """
     tick = time.perf_counter
     notify = progress or (lambda stage, done, total: None)
@@ -238,6 +247,7 @@ def build_index(
             sudachi=sudachi,
             use=use,
             resumed_embeddings=resumed,
+            ranker=ranker if ranker is not None else _default_ranker(),
         )
         (temporary / MANIFEST).write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
         write_stamp(temporary, manifest.artefacts)  # the checksums were just computed from these files

@@ -21,7 +21,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, overload
 
@@ -70,6 +70,10 @@ class ChunkColumns:
     codes: dict[str, np.ndarray]
     vocabularies: dict[str, tuple[str, ...]]
     supporting: np.ndarray
+    #: Characters of display text and lines of span per chunk (the learned ranker's length
+    #: features); zeros in an index written before they were kept.
+    chars: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    span: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
     def __len__(self) -> int:
         return len(self.supporting)
@@ -121,6 +125,8 @@ class ChunkStoreWriter:
         self._codes: dict[str, list[int]] = {name: [] for name in CODED_FIELDS}
         self._lookup: dict[str, dict[str, int]] = {name: {} for name in CODED_FIELDS}
         self._supporting: list[bool] = []
+        self._chars: list[int] = []
+        self._span: list[int] = []
 
     def add(self, chunk: Chunk) -> None:
         line = (json.dumps(chunk_record(chunk), ensure_ascii=False) + "\n").encode("utf-8")
@@ -131,6 +137,8 @@ class ChunkStoreWriter:
             value = getattr(chunk, name)
             self._codes[name].append(lookup.setdefault(value, len(lookup)))
         self._supporting.append(is_supporting(chunk))
+        self._chars.append(len(chunk.text))
+        self._span.append(chunk.line_end - chunk.line_start + 1)
 
     def extend(self, chunks: Iterable[Chunk]) -> None:
         for chunk in chunks:
@@ -140,7 +148,9 @@ class ChunkStoreWriter:
         """Finish the three files; returns the number of records."""
         self._out.close()
         np.save(self.folder / OFFSETS, np.asarray(self._offsets, dtype=np.int64))
-        arrays: dict[str, np.ndarray] = {"supporting": np.asarray(self._supporting, dtype=bool)}
+        arrays: dict[str, np.ndarray] = {"supporting": np.asarray(self._supporting, dtype=bool),
+                                         "chars": np.asarray(self._chars, dtype=np.int32),
+                                         "span": np.asarray(self._span, dtype=np.int32)}
         for name in CODED_FIELDS:
             arrays[f"{name}.codes"] = np.asarray(self._codes[name], dtype=np.int32)
             arrays[f"{name}.values"] = np.asarray(list(self._lookup[name]), dtype=str)
@@ -169,7 +179,10 @@ def load_columns(folder: Path) -> ChunkColumns:
         codes = {name: np.asarray(data[f"{name}.codes"]) for name in CODED_FIELDS}
         vocabularies = {name: tuple(str(v) for v in data[f"{name}.values"]) for name in CODED_FIELDS}
         supporting = np.asarray(data["supporting"], dtype=bool)
-    return ChunkColumns(codes=codes, vocabularies=vocabularies, supporting=supporting)
+        empty = np.zeros(len(supporting), dtype=np.int32)
+        chars = np.asarray(data["chars"], dtype=np.int32) if "chars" in data.files else empty
+        span = np.asarray(data["span"], dtype=np.int32) if "span" in data.files else empty
+    return ChunkColumns(codes=codes, vocabularies=vocabularies, supporting=supporting, chars=chars, span=span)
 
 
 class ChunkStore(Sequence[Chunk]):

@@ -211,7 +211,8 @@ def read_journal(path: Path, model: str, dimension: int) -> tuple[RowFile, dict[
 
 def owner_alive(path: Path) -> bool:
     """Whether the build that writes a journal still runs (its process, or a build of this one)."""
-    from kb.index.storage import _owner_pid, _pid_alive
+    from kb.index.owner import owner_pid as _owner_pid
+    from kb.index.owner import pid_alive as _pid_alive
 
     pid = _owner_pid(path.name.removesuffix(SUFFIX))
     if pid is None:

@@ -109,6 +109,15 @@ class LexicalIndex:
     def has_term(self, term: str) -> bool:
         return term in self.retriever.vocab_dict
 
+    def chunks_with(self, term: str) -> np.ndarray:
+        """Ids of the chunks that contain ``term`` (its posting list; empty when unknown)."""
+        column = self.retriever.vocab_dict.get(term)
+        if column is None:
+            return np.zeros(0, dtype=np.int64)
+        matrix = self.retriever.scores
+        start, end = matrix["indptr"][column], matrix["indptr"][column + 1]
+        return np.asarray(matrix["indices"][start:end], dtype=np.int64)
+
     def scores(self, weighted_terms: Mapping[str, float]) -> np.ndarray:
         """BM25 score of every chunk for the weighted query terms (unknown terms score 0).
 

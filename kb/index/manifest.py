@@ -67,6 +67,8 @@ class IndexManifest:
     use: dict[str, Any] | None = None
     #: Vectors taken from the resume journals of earlier builds that were killed or failed.
     resumed_embeddings: int = 0
+    #: The ranker the index is queried with: the learned model's hash (kb/rank/model.py) or ``formula``.
+    ranker: str = ""
 
     def to_json(self) -> dict[str, Any]:
         record = asdict(self)
@@ -119,6 +121,7 @@ class IndexManifest:
                 sudachi=dict(_mapping(raw, "sudachi")),
                 use=dict(_mapping(raw, "use")) or None,
                 resumed_embeddings=int(raw.get("resumed_embeddings", 0)),
+                ranker=str(raw.get("ranker", "")),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise IndexUnavailable(f"index manifest has a field of the wrong type ({exc}): {_REBUILD}") from None

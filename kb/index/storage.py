@@ -39,6 +39,8 @@ from kb.index.chunkstore import ChunkStore
 from kb.index.dense import load_dense
 from kb.index.lexical import LexicalIndex
 from kb.index.manifest import FORMAT_VERSION, IndexManifest
+from kb.index.owner import owner_pid as _owner_pid
+from kb.index.owner import pid_alive as _pid_alive
 from kb.index.signals import check_sudachi, load_signals
 from kb.ingest.corpus import corpus_files, sha256_file
 
@@ -103,24 +105,6 @@ def fsync_tree(root: Path) -> None:
             pass
         finally:
             os.close(fd)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _owner_pid(name: str) -> int | None:
-    """The build process that owns a temporary ``<id>.<pid>.tmp`` / ``.current.<pid>``, if named."""
-    parts = name.removesuffix(".tmp").rsplit(".", 1)
-    return int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else None
 
 
 def artefact_checksums(build_dir: Path) -> dict[str, str]:

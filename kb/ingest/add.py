@@ -7,24 +7,32 @@ a staging folder next to the corpus and checked there (it loads with the rest of
 corpus and has text the parser keeps); only then are the files moved in, and
 :class:`CorpusChange` can put the corpus back exactly as it was if the index rebuild
 that follows fails. The index itself is only ever replaced atomically by the build.
+
+The manifest is edited as TOML (:mod:`kb.ingest.manifest_edit`), and every change is
+recorded in an intent journal before the corpus is touched (:mod:`kb.ingest.intent`), so
+a killed add or remove is finished or undone by the next one. ``kb remove`` only ever
+takes out a plan the manifest lists: the name is never joined to a path unchecked.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import tempfile
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from kb.errors import CorpusError
 from kb.ingest.corpus import MANIFEST_NAME, Document, load_corpus
+from kb.ingest.intent import Intent, stage_prefix, trash_prefix, write_atomic
+from kb.ingest.manifest_edit import listed_files, render_entry, with_entry, without_entry
 from kb.ingest.pages import PAGES_SUFFIX, SOURCES, PageMap, write_pages
+
+__all__ = ["SUPPORTED", "AddError", "Converted", "CorpusChange", "PlanInfo", "add_to_corpus", "convert",
+           "manifest_entry", "remove_from_corpus", "stem_for", "with_entry", "without_entry"]
 
 #: File types kb can add, by suffix.
 SUPPORTED = {".txt": "text", ".pdf": "pdf", ".html": "html", ".htm": "html"}
@@ -98,10 +106,6 @@ def convert(path: Path) -> Converted:
     return Converted(lines, None, next((x.strip() for x in lines if x.strip()), ""))
 
 
-def _toml_string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
-
-
 def manifest_entry(stem: str, info: PlanInfo, *, source: str, structure: str) -> str:
     """The ``[[document]]`` block for a new plan, in the fields the existing entries use."""
     fields = {
@@ -115,94 +119,31 @@ def manifest_entry(stem: str, info: PlanInfo, *, source: str, structure: str) ->
         "structure": structure,
         "source": source,
     }
-    body = "".join(f"{key} = {_toml_string(value)}\n" for key, value in fields.items() if value)
-    return f"\n[[document]]\n{body}"  # a blank line, then the block
-
-
-_ENTRY_RE = re.compile(r"^\[\[document\]\][ \t]*$", re.MULTILINE)
-
-
-def with_entry(manifest: str, entry: str) -> str:
-    """The manifest text with ``entry`` appended after one blank line (comments kept)."""
-    if manifest and not manifest.endswith("\n"):
-        manifest += "\n"
-    return manifest + entry
-
-
-def without_entry(manifest: str, file_name: str) -> str:
-    """The manifest text minus the ``[[document]]`` block of ``file_name`` (comments kept).
-
-    The exact inverse of :func:`with_entry` for the last entry, so ``kb add`` followed by
-    ``kb remove`` leaves the manifest byte for byte as it was.
-    """
-    starts = [m.start() for m in _ENTRY_RE.finditer(manifest)]
-    for index, start in enumerate(starts):
-        end = starts[index + 1] if index + 1 < len(starts) else len(manifest)
-        block = manifest[start:end]
-        try:
-            entry = tomllib.loads(block)
-        except tomllib.TOMLDecodeError:
-            continue
-        if entry.get("document", [{}])[0].get("file") == file_name:
-            rest = manifest[:start] + manifest[end:]
-            if end == len(manifest) and rest.endswith("\n\n"):
-                rest = rest[:-1]  # the blank line with_entry put before it
-            return rest
-    return manifest
+    return render_entry({key: value for key, value in fields.items() if value})
 
 
 def _known_stems(corpus_dir: Path) -> set[str]:
     return {p.stem.casefold() for p in corpus_dir.glob("*.txt")}
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
-@dataclass
-class CorpusChange:
+class CorpusChange(Intent):
     """Files moved into (or out of) the corpus, and how to put everything back.
 
-    ``created`` are new paths to delete on rollback; ``moved`` maps a corpus path to
-    where its previous content waits (restored on rollback, deleted on commit);
-    ``manifest`` is the manifest's text before the change.
+    The journalled :class:`~kb.ingest.intent.Intent` under the names the service uses:
+    ``rollback`` after a failed rebuild, ``commit`` after a good one.
     """
 
-    corpus_dir: Path
-    manifest: bytes | None
-    created: list[Path] = field(default_factory=list)
-    moved: dict[Path, Path] = field(default_factory=dict)
-    trash: Path | None = None
-
     def rollback(self) -> None:
-        for path in self.created:
-            path.unlink(missing_ok=True)
-        for original, kept in self.moved.items():
-            os.replace(kept, original)
-        manifest = self.corpus_dir / MANIFEST_NAME
-        if self.manifest is None:
-            manifest.unlink(missing_ok=True)
-        else:
-            _write_atomic(manifest, self.manifest)
-        self._clear()
+        self.undo()
 
     def commit(self) -> None:
-        self._clear()
-
-    def _clear(self) -> None:
-        if self.trash is not None:
-            shutil.rmtree(self.trash, ignore_errors=True)
-        sources = self.corpus_dir / SOURCES
-        if sources.is_dir() and not any(sources.iterdir()):
-            sources.rmdir()
+        self.finish()
 
 
 @contextmanager
 def _staging(corpus_dir: Path) -> Iterator[Path]:
     """A scratch folder on the corpus's own file system (so moves out of it are renames)."""
-    folder = Path(tempfile.mkdtemp(prefix=".kb-stage-", dir=corpus_dir.parent))
+    folder = Path(tempfile.mkdtemp(prefix=stage_prefix(corpus_dir), dir=corpus_dir.parent))
     try:
         yield folder
     finally:
@@ -264,59 +205,85 @@ def add_to_corpus(corpus_dir: Path, source: Path, info: PlanInfo, *, stem: str |
             raise AddError(f"{source.name}: no text to add (only blank lines, page numbers or headers)")
         entry = manifest_entry(name, PlanInfo(title, info.city, info.kind, info.period, info.prefecture,
                                               info.title_en), source=kept_source, structure=describe_outline(new))
-        manifest_new = with_entry((manifest_before or b"").decode("utf-8"), entry)
-        (staged_corpus / MANIFEST_NAME).write_text(manifest_new, encoding="utf-8")
+        manifest_new = with_entry(_manifest_text(manifest_before), entry)
+        (staged_corpus / MANIFEST_NAME).write_text(manifest_new, encoding="utf-8", newline="")
         load_corpus(staged_corpus)  # the manifest parses and lists an existing file
         staged_sources = stage / SOURCES
         staged_sources.mkdir()
         shutil.copy2(source, staged_sources / Path(kept_source).name)
         if converted.pages is not None:
             write_pages(staged_sources / f"{name}{PAGES_SUFFIX}", PageMap(kept_source, tuple(converted.pages)))
-        # Install: new files first (renames within one file system), the manifest last.
-        change = CorpusChange(corpus_dir, manifest_before)
+        # Install: the journal first (every path this creates), new files next, the manifest last.
+        sources = corpus_dir / SOURCES
+        staged_files = sorted(staged_sources.iterdir())
+        text_path = corpus_dir / f"{name}.txt"
+        targets = [sources / staged.name for staged in staged_files]
+        for target in (*targets, text_path):
+            if target.exists():
+                raise AddError(f"{target} already exists; move it away or `kb remove {name}` first")
+        change = CorpusChange(corpus_dir, "add", name, manifest_before, created=[*targets, text_path])
+        change.write()
         try:
-            sources = corpus_dir / SOURCES
             sources.mkdir(exist_ok=True)
-            for staged in sorted(staged_sources.iterdir()):
-                target = sources / staged.name
-                if target.exists():
-                    raise AddError(f"{target} already exists; move it away or `kb remove {name}` first")
+            for staged, target in zip(staged_files, targets):
                 os.replace(staged, target)
-                change.created.append(target)
-            text_path = corpus_dir / f"{name}.txt"
             os.replace(staged_corpus / f"{name}.txt", text_path)
-            change.created.append(text_path)
-            _write_atomic(corpus_dir / MANIFEST_NAME, manifest_new.encode("utf-8"))
+            write_atomic(corpus_dir / MANIFEST_NAME, manifest_new.encode("utf-8"))
         except BaseException:
             change.rollback()
             raise
     return change, name
 
 
+def _manifest_text(data: bytes | None) -> str:
+    try:
+        return (data or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise AddError(f"{MANIFEST_NAME} is not UTF-8 text: save it as UTF-8 first") from None
+
+
+def plan_path(corpus_dir: Path, stem: str, manifest: bytes | None) -> Path:
+    """``corpus/<stem>.txt`` if ``stem`` names a plan the manifest lists, else a refusal.
+
+    ``stem`` comes from the command line (or a caller's string): a name with a path in it
+    (``../victim``, ``/abs/x``) or one that only happens to match a file must never decide
+    what is deleted, so it has to be one of the manifest's ``file`` entries, a plain
+    file name directly inside the corpus folder.
+    """
+    listed = [name for name in listed_files(_manifest_text(manifest)) if name.endswith(".txt")] if manifest else []
+    file_name = f"{stem}.txt"
+    plain = bool(stem) and not stem.startswith(".") and not _BAD_STEM.search(stem) and "\x00" not in stem
+    if not plain or file_name not in listed:
+        known = ", ".join(sorted(name.removesuffix(".txt") for name in listed)) or "none"
+        raise AddError(f"no document named {stem!r} in {corpus_dir} (documents: {known})")
+    path = corpus_dir / file_name
+    if path.is_symlink() or not path.is_file() or path.resolve().parent != corpus_dir.resolve():
+        raise AddError(f"{MANIFEST_NAME} lists {file_name}, but {path} is not a plain file in {corpus_dir}: "
+                       "fix the manifest or the file first")
+    return path
+
+
 def remove_from_corpus(corpus_dir: Path, stem: str) -> CorpusChange:
     """Take a plan out of ``corpus_dir`` (text, kept sources, manifest entry), reversibly."""
     corpus_dir = Path(corpus_dir)
-    text_path = corpus_dir / f"{stem}.txt"
-    if not text_path.is_file():
-        known = ", ".join(sorted(p.stem for p in corpus_dir.glob("*.txt"))) or "none"
-        raise AddError(f"no document named {stem!r} in {corpus_dir} (documents: {known})")
     manifest_before = _read_manifest(corpus_dir)
-    trash = Path(tempfile.mkdtemp(prefix=".kb-removed-", dir=corpus_dir.parent))
-    change = CorpusChange(corpus_dir, manifest_before, trash=trash)
+    text_path = plan_path(corpus_dir, stem, manifest_before)
+    assert manifest_before is not None  # plan_path found the plan in it
+    manifest_new = without_entry(_manifest_text(manifest_before), text_path.name)
+    sources = corpus_dir / SOURCES
+    victims = [text_path]
+    names = {f"{stem}{suffix}" for suffix in SUPPORTED} | {f"{stem}{PAGES_SUFFIX}"}
+    if sources.is_dir():
+        victims += sorted(p for p in sources.iterdir() if p.name in names or
+                          (p.name.startswith(f"{stem}.") and p.name.lower() in names))
+    trash = Path(tempfile.mkdtemp(prefix=trash_prefix(corpus_dir), dir=corpus_dir.parent))
+    moved = {path: trash / f"{index}-{path.name}" for index, path in enumerate(victims)}
+    change = CorpusChange(corpus_dir, "remove", stem, manifest_before, moved=moved, trash=trash)
     try:
-        if manifest_before is not None:
-            _write_atomic(corpus_dir / MANIFEST_NAME,
-                          without_entry(manifest_before.decode("utf-8"), text_path.name).encode("utf-8"))
-        sources = corpus_dir / SOURCES
-        victims = [text_path]
-        names = {f"{stem}{suffix}" for suffix in SUPPORTED} | {f"{stem}{PAGES_SUFFIX}"}
-        if sources.is_dir():
-            victims += sorted(p for p in sources.iterdir() if p.name in names or
-                              (p.name.startswith(f"{stem}.") and p.name.lower() in names))
-        for index, path in enumerate(victims):
-            kept = trash / f"{index}-{path.name}"
+        change.write()
+        write_atomic(corpus_dir / MANIFEST_NAME, manifest_new.encode("utf-8"))
+        for path, kept in moved.items():
             os.replace(path, kept)
-            change.moved[path] = kept
     except BaseException:
         change.rollback()
         raise

@@ -149,6 +149,8 @@ class ExpandedQuery:
     wants_kpi: bool = False
     #: The query asks what is being done: measures (施策は？ 取組 what measures…).
     wants_measures: bool = False
+    #: The query asks for every mention (すべて集めたい, 洗い出し, "all", "every mention").
+    wants_all: bool = False
 
     def phrases(self) -> dict[str, float]:
         """Every phrase to search lexically with its weight (the query itself first)."""
@@ -198,6 +200,17 @@ _KPI_MARKERS = ("目標値", "数値目標", "目標は", "kpi", "指標", "基�
 _MEASURE_MARKERS = ("施策", "取組", "取り組", "対策", "方策", "手立て", "どんな事業", "どのような事業", "何をして",
                     "measures", "policies", "policy", "initiatives", "programs", "programmes", "what is being done",
                     "what does", "what is", "how does", "how do", "steps", "actions")
+
+
+#: Words that ask for every passage on a topic, not the best few (a report writer's question).
+_ALL_MARKERS = ("すべて", "全て", "一通り", "ひととおり", "集めたい", "洗い出", "網羅", "全部", "漏れなく", "もれなく",
+                "あらゆる", "一覧", "every ", "everything", "all the", "all mentions", "all passages", "gather",
+                "collect", "compile", "list all", "each mention", "wherever")
+
+
+def detect_all_intent(text: str) -> bool:
+    folded = text.lower()
+    return any(marker in folded for marker in _ALL_MARKERS)
 
 
 def detect_measure_intent(text: str) -> bool:
@@ -339,5 +352,5 @@ class QueryExpander:
         return ExpandedQuery(
             text=text, language=language, expansions=tuple(expansions), dense_text=dense_text,
             cities=detect_cities(text), wants_kpi=detect_kpi_intent(text),
-            wants_measures=detect_measure_intent(text),
+            wants_measures=detect_measure_intent(text), wants_all=detect_all_intent(text),
         )

@@ -12,34 +12,48 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from kb.analysis.lemmas import JapaneseAnalyzer
 from kb.analysis.sudachi import SudachiAnalyzer, weighted_terms
-from kb.chunk import Chunk
-from kb.domain import LEXICAL_SIGNALS, METHOD_SIGNALS, ChunkKind, Fusion, Method, Signal, SourceSpan, resolve_kind
+from kb.domain import LEXICAL_SIGNALS, METHOD_SIGNALS, ChunkKind, Fusion, Method, Signal, resolve_kind
 from kb.embed.protocol import QueryEmbedder
 from kb.errors import QueryError
 from kb.index.dense import DenseIndexSpec, FaissIndex, search_dense
 from kb.index.storage import LoadedIndex
 from kb.ingest.corpus import CITY_CHOICES, resolve_city
+from kb.rank.features import ChunkFacts
+from kb.rank.model import LearnedRanker
 from kb.search.expand import ExpandedQuery, QueryExpander, QueryVocabulary
 from kb.search.floor import clear_match
 from kb.search.fusion import flatness, reciprocal_rank_fusion, weighted_sum
+from kb.search.learned import LearnedRanking, Mention
+from kb.search.results import (  # re-exported: callers import these from here
+    MAX_HIT_SPAN,
+    Filters,
+    Hit,
+    SearchResult,
+    balance_cities,
+    diversify,
+    same_measure,
+)
 from kb.search.topk import top_ids
+
+__all__ = ["MAX_HIT_SPAN", "METHODS", "Filters", "Hit", "SearchConfig", "SearchResult", "Searcher", "balance_cities",
+           "same_measure", "validate_query"]
 
 METHODS = tuple(Method)
 MAX_QUERY_CHARS = 1000
-#: Hits covering more lines than this are not a passage any more (the eval ignores them).
-MAX_HIT_SPAN = 60
 #: Up to this many chunks FAISS ranks them all (the real corpus has ~450).
 SEARCH_WHOLE_MAX = 5000
 #: A filter admitting at most this many chunks of a large index is ranked exactly.
 EXACT_FILTERED_MAX = 4096
 #: Flatness compares the best lexical score with the one this far down.
 FLATNESS_DEPTH = 10
+#: English words JMdict must translate into plan words for a question to pass the floor on them alone.
+JMDICT_FLOOR_WORDS = 3
 #: From this many chunks on the signals of one query are computed concurrently.
 PARALLEL_SIGNALS_MIN = 50_000
 
@@ -95,80 +109,6 @@ class SearchConfig:
     paragraph_prior: float = 0.85
 
 
-@dataclass(frozen=True)
-class Filters:
-    city: str | None = None
-    doc: str | None = None
-    goal: str | None = None
-    kind: str | None = None
-
-    def allows(self, chunk: Chunk) -> bool:
-        if self.city and self.city not in (chunk.city, chunk.area):
-            return False
-        if self.doc and chunk.doc != self.doc:
-            return False
-        if self.goal and self.goal not in chunk.goal and self.goal not in chunk.section:
-            return False
-        return not (self.kind and chunk.kind != self.kind)
-
-
-@dataclass(frozen=True)
-class Hit:
-    rank: int
-    score: float
-    chunk: Chunk
-    line_start: int
-    line_end: int
-    text: str
-    ranks: dict[str, int] = field(default_factory=dict)
-    merged: tuple[str, ...] = ()
-
-    @property
-    def span(self) -> SourceSpan:
-        """Where the hit is: its document and the lines it covers (merged pieces included)."""
-        return SourceSpan(self.chunk.doc, self.line_start, self.line_end)
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    query: str
-    expanded: ExpandedQuery
-    method: Method
-    hits: list[Hit]
-    timings: dict[str, float]
-    #: True when no signal found a passage that really matches (nonsense, or a topic the plans lack);
-    #: the hits are still the best there are.
-    no_clear_match: bool = False
-
-
-def same_measure(a: Chunk, b: Chunk) -> bool:
-    """Pieces of one section, or sub-measures (①②…) of one measure, read as one passage."""
-    if a.doc != b.doc:
-        return False
-    if a.heading_path == b.heading_path:
-        return True
-    return a.kind == b.kind == ChunkKind.MEASURE and len(a.heading_path) > 2 and a.heading_path[:-1] == b.heading_path[:-1]
-
-
-def balance_cities(hits: Sequence[Hit], k: int, cities: Sequence[str], quota: int) -> list[Hit]:
-    """The best k hits such that each named city has at least ``quota`` of them (if it has that many)."""
-    available = {city: sum(1 for h in hits if h.chunk.city == city) for city in cities}
-    need = {city: min(quota, available[city]) for city in cities}
-    count = dict.fromkeys(cities, 0)
-    chosen: list[Hit] = []
-    for hit in hits:
-        if len(chosen) >= k:
-            break
-        city = hit.chunk.city
-        reserved = sum(max(0, need[c] - count[c]) for c in cities if c != city)
-        if len(chosen) + reserved >= k:
-            continue
-        chosen.append(hit)
-        if city in count:
-            count[city] += 1
-    return [replace(hit, rank=rank) for rank, hit in enumerate(chosen, start=1)]
-
-
 def validate_query(query: str) -> str:
     """The query, cleaned, or a :class:`QueryError` saying what is wrong with it."""
     if not isinstance(query, str):
@@ -202,6 +142,8 @@ class Searcher:
         expander: QueryExpander | None = None,
         config: SearchConfig | None = None,
         use_embedder: QueryEmbedder | None = None,  # the second encoder (kb.embed.use), if any
+        ranker: LearnedRanker | None = None,  # the learned ranker (kb.rank); None: the hand-set formula
+        rank_features: bool = False,  # compute the ranker's features without a model (training)
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -217,7 +159,16 @@ class Searcher:
         # The two cities and 広域, plus any municipality a `kb add`ed plan brought in.
         self._cities = tuple(CITY_CHOICES) + tuple(sorted(set(self.columns.values("city")) - set(CITY_CHOICES)))
         self._pool: ThreadPoolExecutor | None = None  # made on the first search of a large index
+        self.learned = self._learned_ranking(ranker) if ranker is not None or rank_features else None
         self._pool_lock = threading.Lock()
+
+    def _learned_ranking(self, ranker: LearnedRanker | None) -> LearnedRanking:
+        columns = self.columns
+        facts = ChunkFacts(kind=columns.codes["kind"], kinds=columns.values("kind"), supporting=columns.supporting,
+                           city=columns.codes["city"], cities=columns.values("city"), chars=columns.chars,
+                           span=columns.span)
+        return LearnedRanking(ranker, self.index.lexical, self.analyzer, facts, columns.values("section"),
+                              columns.codes["section"], texts=self.chunks)
 
     def check_filters(self, filters: Filters) -> None:
         if filters.city and resolve_city(filters.city) not in self._cities:
@@ -395,18 +346,40 @@ class Searcher:
             timings[signal.value] = seconds
 
         start = tick()
-        hits = self.rank(expanded, scores, allowed, filters, k)
+        learned = (self.learned is not None and self.learned.ranker is not None and signals is None
+                   and method == Method.HYBRID)
+        hits, mention = self.rank(expanded, scores, allowed, filters, k, learned=learned)
         no_clear_match = not self.clear_match(expanded, scores)
         timings["fusion"] = tick() - start
+        mentions = {mention.term: int(len(mention.chunks) if allowed is None else allowed[mention.chunks].sum())} \
+            if mention is not None else {}
         return SearchResult(query=query, expanded=expanded, method=method, hits=hits, timings=timings,
-                            no_clear_match=no_clear_match)
+                            no_clear_match=no_clear_match, mentions=mentions)
 
     def rank(
         self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], allowed: np.ndarray | None, filters: Filters,
-        k: int,
-    ) -> list[Hit]:
+        k: int, *, learned: bool = False,
+    ) -> tuple[list[Hit], Mention | None]:
         """Fuse the signals' scores, apply the priors, diversify: the top-k hits (among the
-        chunks ``allowed`` admits; None: all of them)."""
+        chunks ``allowed`` admits; None: all of them). ``learned``: the ranker orders the
+        candidates, with the formula's score as one of its features."""
+        fused, rankings, lexical_top = self.formula(expanded, scores, allowed, filters)
+        mention = None
+        if learned and self.learned is not None:
+            fused, mention = self.learned_scores(expanded, scores, allowed, rankings, fused, lexical_top)
+        ordered = sorted(fused, key=lambda i: (-fused[i], i))
+        positions = {m: {item: r for r, item in enumerate(ranking, start=1)} for m, ranking in rankings.items()}
+        balance = len(expanded.cities) == 2 and self.config.city_quota > 0 and not filters.city
+        hits = diversify(self.chunks, ordered, fused, positions, 3 * k if balance else k, self.config)
+        if balance:
+            hits = balance_cities(hits, k, expanded.cities, max(1, int(k * self.config.city_quota)))
+        return hits, mention
+
+    def formula(
+        self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], allowed: np.ndarray | None, filters: Filters,
+    ) -> tuple[dict[int, float], dict[str, list[int]], list[int] | None]:
+        """The hand-set formula: each signal's top candidates fused and multiplied by the priors;
+        also the rankings and (unfiltered) the lexical top."""
         rankings: dict[str, list[int]] = {}
         raw: dict[str, dict[int, float]] = {}
         for signal, values in scores.items():
@@ -418,13 +391,43 @@ class Searcher:
         for item, value in fused.items():
             factor = self._prior(item, expanded, filters)
             fused[item] = value * factor if value >= 0 else value / factor
-        ordered = sorted(fused, key=lambda i: (-fused[i], i))
-        positions = {m: {item: r for r, item in enumerate(ranking, start=1)} for m, ranking in rankings.items()}
-        balance = len(expanded.cities) == 2 and self.config.city_quota > 0 and not filters.city
-        hits = self._diversify(ordered, fused, positions, 3 * k if balance else k)
-        if balance:
-            hits = balance_cities(hits, k, expanded.cities, max(1, int(k * self.config.city_quota)))
-        return hits
+        return fused, rankings, lexical_top
+
+    def candidate_features(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """The learned ranker's candidates for a query (unfiltered) and their feature rows:
+        exactly what a search scores (training reads these)."""
+        if self.learned is None:
+            raise QueryError("no learned ranker is loaded")
+        expanded = self.expander.expand(validate_query(query))
+        wanted = self.signals(Method.HYBRID)
+        scores = {signal: values for signal, (values, _) in self._all_signal_scores(wanted, expanded, None).items()}
+        formula, rankings, lexical_top = self.formula(expanded, scores, None, Filters())
+        phrases, named, ranked, flat = self.learned_inputs(expanded, scores, None, rankings, lexical_top)
+        candidates, matrix, _ = self.learned.features(expanded, phrases, named, ranked, formula, flat, None)
+        return candidates, matrix
+
+    def learned_inputs(
+        self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], allowed: np.ndarray | None,
+        rankings: dict[str, list[int]], lexical_top: Sequence[int] | None,
+    ) -> tuple[dict[str, float], dict[str, np.ndarray], dict[str, list[int]], float]:
+        """What the ranker reads besides the formula: phrases, every signal's scores (the
+        JMdict field added), their rankings and the lexical flatness."""
+        assert self.learned is not None
+        phrases = self._lexical_phrases(expanded)
+        named = {str(signal): values for signal, values in scores.items()}
+        ranked = dict(rankings)
+        if expanded.language == "en" and self.learned.reads_jmdict:
+            named["jmdict"] = self.learned.jmdict_scores(expanded)
+            ranked["jmdict"] = self._ranking(named["jmdict"], allowed, positive=True)
+        return phrases, named, ranked, self._flatness(scores, lexical_top)
+
+    def learned_scores(
+        self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], allowed: np.ndarray | None,
+        rankings: dict[str, list[int]], formula: dict[int, float], lexical_top: Sequence[int] | None,
+    ) -> tuple[dict[int, float], Mention | None]:
+        assert self.learned is not None
+        phrases, named, ranked, flat = self.learned_inputs(expanded, scores, allowed, rankings, lexical_top)
+        return self.learned.score(expanded, phrases, named, ranked, formula, flat, allowed)
 
     def fuse(
         self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], raw: dict[str, dict[int, float]],
@@ -445,13 +448,7 @@ class Searcher:
         scores are, and by whether it asks for numbers (all chosen on tune + dev + blind).
         ``lexical_top``: the best lexical ids over all chunks, best first, if already ranked."""
         config = self.config
-        lexical = scores.get(Signal.LEXICAL)
-        if lexical is None:
-            flat = config.flatness_pivot
-        elif lexical_top is not None and len(lexical_top) >= FLATNESS_DEPTH:
-            flat = float(lexical[lexical_top[FLATNESS_DEPTH - 1]]) / float(lexical[lexical_top[0]])
-        else:
-            flat = flatness(lexical, FLATNESS_DEPTH)
+        flat = self._flatness(scores, lexical_top)
         dense = math.exp(config.flatness_gain * (flat - config.flatness_pivot))
         if expanded.wants_kpi:
             dense *= config.kpi_dense_factor
@@ -459,9 +456,25 @@ class Searcher:
         return {Signal.LEXICAL: config.lexical_weight, Signal.SUDACHI: sudachi,
                 Signal.DENSE: config.dense_weight * dense, Signal.USE: config.use_weight * dense}
 
+    def _flatness(self, scores: dict[Signal, np.ndarray], lexical_top: Sequence[int] | None) -> float:
+        """The 10th-best lemma BM25 score over the best (the pivot without a lexical signal)."""
+        lexical = scores.get(Signal.LEXICAL)
+        if lexical is None:
+            return self.config.flatness_pivot
+        if lexical_top is not None and len(lexical_top) >= FLATNESS_DEPTH:
+            best = float(lexical[lexical_top[0]])
+            return float(lexical[lexical_top[FLATNESS_DEPTH - 1]]) / best if best > 0 else 1.0
+        return flatness(lexical, FLATNESS_DEPTH)
+
     def clear_match(self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray]) -> bool:
-        """Whether the query shares a real word with the plans (see :mod:`kb.search.floor`)."""
-        return clear_match(self._lexical_phrases(expanded), self.analyzer, self.index.lexical)
+        """Whether the query shares a real word with the plans (see :mod:`kb.search.floor`). An
+        English question none of whose phrases the glossary knows still matches when JMdict
+        turns several of its words (:data:`JMDICT_FLOOR_WORDS`) into words the plans use: one or
+        two (``SELECT * FROM users`` → 利用者) are what any string gets. The ranker's scores
+        cannot draw this line: nonsense scores as high as the hardest real questions."""
+        if clear_match(self._lexical_phrases(expanded), self.analyzer, self.index.lexical):
+            return True
+        return self.learned is not None and self.learned.translated_words(expanded) >= JMDICT_FLOOR_WORDS
 
     def _prior(self, item: int, expanded: ExpandedQuery, filters: Filters) -> float:
         """Domain preferences as score multipliers, each chosen on the tune split."""
@@ -479,56 +492,3 @@ class Searcher:
         if expanded.wants_measures and kind == ChunkKind.MEASURE:
             factor *= self.config.measure_boost
         return factor
-
-    def _diversify(
-        self, ordered: Sequence[int], fused: dict[int, float], positions: dict[str, dict[int, int]], k: int
-    ) -> list[Hit]:
-        """Top-k hits: adjacent pieces of one measure (its split pieces or its ①② sub-measures)
-        merged into one passage, at most N hits per section and (softly) M per document."""
-        hits: list[Hit] = []
-        per_section: dict[tuple[str, str], int] = {}
-        per_doc: dict[str, int] = {}
-        deferred: list[int] = []
-        for item in ordered:
-            chunk = self.chunks[item]
-            key = (chunk.doc, chunk.section)
-            ranks = {m: p[item] for m, p in positions.items() if item in p}
-            if self.config.merge_adjacent:
-                merged = False
-                for index, hit in enumerate(hits):
-                    if not same_measure(hit.chunk, chunk):
-                        continue
-                    gap = self.config.merge_gap
-                    touching = chunk.line_start <= hit.line_end + gap and hit.line_start <= chunk.line_end + gap
-                    start, end = min(hit.line_start, chunk.line_start), max(hit.line_end, chunk.line_end)
-                    if touching and end - start + 1 <= MAX_HIT_SPAN:
-                        first, second = (hit.text, chunk.text) if hit.line_start <= chunk.line_start else (chunk.text, hit.text)
-                        hits[index] = replace(
-                            hit, line_start=start, line_end=end, text=f"{first}\n{second}",
-                            merged=hit.merged + (chunk.id,),
-                        )
-                        merged = True
-                        break
-                if merged:
-                    continue
-            if per_section.get(key, 0) >= self.config.per_section:
-                continue
-            if self.config.per_doc and per_doc.get(chunk.doc, 0) >= self.config.per_doc:
-                deferred.append(item)
-                continue
-            per_section[key] = per_section.get(key, 0) + 1
-            per_doc[chunk.doc] = per_doc.get(chunk.doc, 0) + 1
-            hits.append(
-                Hit(rank=0, score=float(fused[item]), chunk=chunk, line_start=chunk.line_start,
-                    line_end=chunk.line_end, text=chunk.text, ranks=ranks)
-            )
-            if len(hits) >= k:
-                break
-        for item in deferred:  # the per-document cap defers, it never leaves slots empty
-            if len(hits) >= k:
-                break
-            chunk = self.chunks[item]
-            ranks = {m: p[item] for m, p in positions.items() if item in p}
-            hits.append(Hit(rank=0, score=float(fused[item]), chunk=chunk, line_start=chunk.line_start,
-                            line_end=chunk.line_end, text=chunk.text, ranks=ranks))
-        return [replace(hit, rank=rank) for rank, hit in enumerate(hits, start=1)]

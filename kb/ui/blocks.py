@@ -111,8 +111,10 @@ def _add_tab(service: SearchService) -> None:
             progress((done, max(total, 1)), desc=stage)
 
         host = request.client.host if request is not None and request.client is not None else None
+        # No request (never from the page): no headers to vouch for it either, so none pass.
+        headers = dict(request.headers) if request is not None else {}
         return service.add_plan(path, title=t or "", city=c or "", kind=kd or "", period=pd or "",
-                                progress=report, client_host=host)
+                                progress=report, client_host=host, headers=headers)
 
     button.click(on_add, inputs=[upload, title, city, kind, period], outputs=[message],
                  concurrency_id="kb-add", concurrency_limit=1, api_visibility="private")
@@ -235,6 +237,13 @@ def launch(
         quiet=quiet, prevent_thread_lock=True, ssr_mode=False, inbrowser=False,
         state_session_capacity=STATE_SESSIONS, max_file_size=MAX_ADD_BYTES,
     )
+    if demo.app is not None:
+        from kb.ui.guard import AllowedHosts, guard_uploads
+
+        allowed = AllowedHosts.for_bind(host)
+        guard_uploads(demo.app, allowed)  # uploads feed only the add panel: same rule as adding
+        if service is not None:
+            service.allowed_hosts = allowed
     if service is not None and demo.app is not None:
         from kb.ui.rest import add_rest_api
 

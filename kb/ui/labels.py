@@ -127,6 +127,9 @@ ADD_DONE = ("計画を追加しました", "Plan added")
 ADD_FAILED = ("追加できません", "Cannot add the plan")
 ADD_REFUSED = ("このパソコンからのみ追加できます", "Plans can be added from this computer only")
 ADD_REFUSED_HINT = "kb を動かしているパソコンで開いてください。 / Open the page on the computer that runs kb."
+ADD_REFUSED_HOST = ("このアドレスからは追加できません。kb を動かしているパソコンで http://127.0.0.1:ポート/ を開いてください"
+                    "（別名は KB_ALLOWED_HOSTS に登録）。 / Not from this address: open http://127.0.0.1:PORT/ on the "
+                    "computer that runs kb (list other names in KB_ALLOWED_HOSTS).")
 ADD_NO_FILE = "ファイルを選んでください。 / Choose a file first."
 ADD_TYPES = "PDF・HTML・TXT のみ追加できます。 / Only PDF, HTML and TXT files can be added."
 ADD_TOO_BIG = "50 MB を超えるファイルは追加できません。 / Files over 50 MB cannot be added."

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -33,6 +33,7 @@ from kb.service import KNOWN_ERRORS, Session, build, index_dir, open_session, se
 from kb.sourceview import source_view
 from kb.ui import labels as L
 from kb.ui import render
+from kb.ui.guard import LOOPBACK, AllowedHosts
 from kb.ui.render import DocInfo
 from kb.ui.state import MAX_K, UIState, clamp_k, encode_state
 
@@ -45,8 +46,6 @@ SOURCE_CONTEXT = 4
 #: the GIL, so a few searches run at once and both cores serve them.
 SEARCH_QUEUE = "kb-search"
 SEARCH_CONCURRENCY = 4
-#: Who may add a plan from the page (it writes into the corpus folder).
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 #: The largest plan the 計画を追加 / Add a plan panel (and Gradio's upload route) accepts.
 MAX_ADD_BYTES = 50 * 1024 * 1024
 #: How often (seconds) a request checks whether ``kb build`` swapped in a new index.
@@ -105,6 +104,8 @@ class SearchService:
         #: How a (re)built index is opened; tests pass a light stand-in.
         self.opener = opener or (lambda folder: open_session(folder, corpus_dir=self.corpus_dir))
         self._reload_lock = threading.Lock()
+        #: The names the add-a-plan panel answers to (``launch`` sets the bound address).
+        self.allowed_hosts = AllowedHosts()
         self._checked_at = 0.0
         self._reloading = False
         self._load_catalogue()
@@ -404,18 +405,24 @@ class SearchService:
         progress: Progress | None = None,
         embedder: Embedder | None = None,
         client_host: str | None = "127.0.0.1",
+        headers: Mapping[str, str] | None = None,
     ) -> str:
         """Add an uploaded PDF/HTML/TXT plan to the corpus and the index (HTML message).
 
         Only from the machine itself (``client_host`` loopback): adding a plan writes into
         the corpus folder, which a colleague across the network must not be able to do.
-        The rebuilt index is picked up by :meth:`current` like any ``kb build``.
+        ``headers`` (those of the HTTP request, when there is one) must name this app by an
+        allowed host (:mod:`kb.ui.guard`: no DNS rebinding). The rebuilt index is picked up
+        by :meth:`current` like any ``kb build``.
         """
         from kb.ingest.add import SUPPORTED, PlanInfo
         from kb.service import add_plan
 
         if client_host not in LOOPBACK:
             return render.message_html(L.ADD_REFUSED, L.ADD_REFUSED_HINT, kind="warning")
+        if headers is not None and self.allowed_hosts.problem(headers, client_host):
+            log.warning("add refused: %s", self.allowed_hosts.problem(headers, client_host))
+            return render.message_html(L.ADD_REFUSED, L.ADD_REFUSED_HOST, kind="warning")
         if not upload:
             return render.message_html(L.ADD_FAILED, L.ADD_NO_FILE, kind="warning")
         source = Path(upload)

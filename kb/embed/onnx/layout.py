@@ -45,9 +45,9 @@ def model_fingerprint(model_name: str) -> str | None:
     """
     import hashlib
 
-    from kb.embed.e5q4 import DEFAULT_MODEL_NAME, default_model_dir
+    from kb.embed.tuned import builtin_model_dir
 
-    folder = default_model_dir() if model_name == DEFAULT_MODEL_NAME else Path(model_name).expanduser()
+    folder = builtin_model_dir(model_name) or Path(model_name).expanduser()
     if not folder.is_dir():
         return None
     digest = hashlib.sha256()

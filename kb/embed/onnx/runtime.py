@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,8 @@ from kb.config import settings
 from kb.embed.onnx.layout import CACHE_SIZE, DEFAULT_VARIANT, VARIANTS, encoder_dir, valid_meta
 from kb.embed.onnx.tokenizer import UnigramTokenizer
 from kb.errors import QueryEncoderUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class QueryEncoder:
@@ -37,6 +40,17 @@ class QueryEncoder:
         self.variant = variant or config.query_encoder or DEFAULT_VARIANT
         if self.variant not in VARIANTS:
             raise QueryEncoderUnavailable(f"unknown query encoder variant {self.variant!r} (choose from {VARIANTS})")
+        usable = meta.get("usable", list(VARIANTS))  # exports from before the per-variant gate passed all
+        if self.variant not in usable:
+            if variant or config.query_encoder:  # asked for by name: refuse rather than drift
+                raise QueryEncoderUnavailable(
+                    f"the {self.variant} query encoder of {name!r} disagrees with the model "
+                    f"(cosine {meta.get('min_cosine', {}).get(self.variant, 0):.4f}); use {usable[0]}")
+            # Said loudly once, when the export was made (kb model prepare / kb build); here it is
+            # only logged: a warning on stderr would break every command's one-line output.
+            log.info("the %s query encoder of %r disagrees with the model (cosine %.4f); using %s",
+                        self.variant, name, meta.get("min_cosine", {}).get(self.variant, 0.0), usable[0])
+            self.variant = usable[0]
         self.prompt: str = meta.get("prompt", "")
         self.dimension = int(meta["dimension"])
         import onnxruntime as ort

@@ -1,0 +1,1 @@
+"""The learned ranker: features of each candidate, a LambdaMART model, its training."""
