@@ -9,8 +9,8 @@ start-up). Per-call latency is one long session: every eval query through ``sear
 ``list_plans`` and ``compare`` calls.
 
 Each variant is a different environment of the server: as configured (``KB_RANKER``
-unset: the learned ranker) and with ``KB_RANKER=formula`` (the hand-set fusion, no
-LightGBM), because importing the learned ranker's libraries dominates start-up.
+unset: the learned ranker, scored through onnxruntime) and with ``KB_RANKER=formula`` (the
+hand-set fusion), to show what ranking costs in start-up and per call.
 
 Usage: python -m bench.mcp [--index index] [--startups 5] [--queries 80]
 """
@@ -129,8 +129,8 @@ def section(data: dict[str, Any]) -> str:
     lines += ["", ("Client side, with the MCP SDK's stdio client (`python -m bench.mcp`): start-up includes the "
               "process, imports, index and ONNX query encoder loading; a call includes JSON-RPC framing and the "
               "pipes. Each `search` is a different eval query (k=10), so the query-vector cache never answers. "
-              "\"default\" loads the learned ranker (`KB_RANKER` unset: LightGBM, whose import brings scikit-learn "
-              "and SciPy, ~2 s of start-up, and ranks each query's candidates); `KB_RANKER=formula` is the hand-set "
+              "\"default\" loads the learned ranker (`KB_RANKER` unset: its trees scored through onnxruntime, "
+              "LightGBM never imported, and ranks each query's candidates); `KB_RANKER=formula` is the hand-set "
               "fusion. The tools' own work is small: in process, `MCPServer.call_tool(\"search\")` adds a few ms to "
               "`Searcher.search` (JSON contract, citations, each hit's KPIs), the stdio round trip ~3 ms "
               "(`list_plans`).")]
