@@ -140,7 +140,6 @@ def build(
     from kb.embed.tuned import tuned_model_name
     from kb.index.build import build_index
     from kb.ingest.corpus import load_corpus
-    from kb.rank.model import ranker_identity
 
     if workers < 1:
         raise WorkersUnavailable(f"--workers must be at least 1, not {workers}")
@@ -157,7 +156,6 @@ def build(
             embedder = SentenceEmbedder(name, progress=say, lazy=True, device=device)
         assert embedder is not None
         report = build_index(Path(corpus), index_dir(index), embedder, progress=progress,
-                             ranker=ranker_identity(settings().ranker),
                              second_encoder=second_encoder)
     if on_workers:  # the query encoder is exported here, from a model loaded only if needed
         embedder = SentenceEmbedder(name, progress=say, lazy=True, device="cpu")

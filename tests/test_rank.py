@@ -22,7 +22,9 @@ def test_feature_rows_have_the_contracted_columns():
     terms = [TermPostings("空き家", 3.0, np.array([1, 5]))]
     query = QueryFacts(english=False, terms=1, vocab_coverage=1.0, flatness=0.5, wants_kpi=False,
                        wants_measures=True, wants_all=False, cities=("熊本市",), expansions=0)
-    matrix = candidate_features(np.array([1, 4, 5]), scores, ranks, terms, np.zeros(3), _facts(n), query, n)
+    candidates = np.array([1, 4, 5])
+    values = {name: array[candidates] for name, array in scores.items()}
+    matrix = candidate_features(candidates, values, ranks, terms, np.zeros(3), _facts(n), query, n)
     assert matrix.shape == (3, len(FEATURES)) and matrix.dtype == np.float32
     row = dict(zip(FEATURES, matrix[2]))
     assert row["lexical_norm"] == pytest.approx(1.0) and row["term_coverage"] == 1.0

@@ -21,7 +21,7 @@ from kb.evaluation.metrics import DEFAULT_QUERY_FILES, EvalQuery, MethodReport, 
 from kb.rank.features import FEATURES
 from kb.service import open_searcher
 from kb.training.ranker import build_groups, source_keys, train
-from kb.training.run import DROPPED, TRAINING_QUESTIONS, training_questions
+from kb.training.run import DROPPED, training_questions
 
 HELD_OUT = ("heldout", "blind_heldout", "blind2_heldout")
 LEFT_OUT_PLAN = "kumamoto-sousei-senryaku-2"
@@ -72,7 +72,7 @@ def main() -> None:
     featurer = open_searcher(args.index, ranker="formula", rank_features=True)
     pool = training_questions()
     groups = build_groups(featurer, pool, cache=args.cache)
-    keys = source_keys([TRAINING_QUESTIONS])
+    keys = source_keys(pool)
     synthetic = {q.id for q in pool if q.split == "train"}
     kumamoto = {q.id for q in pool if any(p.doc == LEFT_OUT_PLAN for p in q.relevant)}
     jmdict = [f for f in FEATURES if f.startswith("jmdict")]

@@ -13,18 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
+
+from kb.search.learned import fold  # the search's own notion of "contains the term"
 
 MAX_COLLECT = 40
 STYLE_TYPES = {"ja_natural": "ja_natural", "ja_keyword": "keyword", "en": "en", "ja_formal": "ja_formal",
                "kpi": "kpi", "collect": "collect", "cross_city": "cross_city"}
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
-
-
-def fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).replace(" ", "").replace("\n", "")
 
 
 def language(query: str) -> str:

@@ -19,7 +19,7 @@ import json
 import random
 from pathlib import Path
 
-from kb.evaluation.metrics import hit_matches, load_queries
+from kb.evaluation.metrics import EvalQuery, hit_matches, load_queries
 from kb.service import open_searcher
 
 MAX_CANDIDATES = 5
@@ -27,7 +27,7 @@ MAX_CANDIDATES = 5
 
 def prepare(args: argparse.Namespace) -> None:
     searcher = open_searcher(args.index)
-    passages = {json.loads(line)["chunk"]: json.loads(line) for line in (args.engine / "passages.jsonl").open()}
+    passages = {p["chunk"]: p for p in _passages(args.engine)}
     rng = random.Random(7)
     items = []
     for query in load_queries(args.questions):
@@ -42,14 +42,13 @@ def prepare(args: argparse.Namespace) -> None:
             items.append((query, above))
     rng.shuffle(items)
     items = items[: args.limit]
+    known = {query.id: written_from(passages, query) for query, _ in items}
     for number in range(args.files):
         part = items[number::args.files]
-        used = sorted({c for _, cands in part for c in cands} | {
-            passages_by_span(passages, q)[0] for q, _ in part if passages_by_span(passages, q)})
+        used = sorted({c for _, cands in part for c in cands} | {c for q, _ in part for c in known[q.id]})
         lines = ["# Questions", ""]
         for query, candidates in part:
-            known = passages_by_span(passages, query)
-            lines.append(f"## {query.id}\nquestion: {query.query}\nwritten from: {', '.join(passages[c]['pid'] for c in known)}"
+            lines.append(f"## {query.id}\nquestion: {query.query}\nwritten from: {', '.join(passages[c]['pid'] for c in known[query.id])}"
                          f"\ncandidates: {', '.join(passages[c]['pid'] for c in candidates)}\n")
         lines += ["# Passages", ""]
         for chunk in used:
@@ -59,13 +58,18 @@ def prepare(args: argparse.Namespace) -> None:
     print(f"{len(items)} questions to judge in {args.files} files under {args.engine}")
 
 
-def passages_by_span(passages: dict[str, dict], query) -> list[str]:  # type: ignore[no-untyped-def]
+def _passages(engine: Path) -> list[dict]:
+    return [json.loads(line) for line in (engine / "passages.jsonl").open(encoding="utf-8")]
+
+
+def written_from(passages: dict[str, dict], query: EvalQuery) -> list[str]:
+    """The chunk the question was written from: the first passage its first judged span overlaps."""
     return [c for c, p in passages.items() for r in query.relevant
-            if p["doc"] == r.doc and p["lines"][0] <= r.end and r.start <= p["lines"][1]][:1]
+            if hit_matches(p["doc"], p["lines"][0], p["lines"][1], r)][:1]
 
 
 def apply(args: argparse.Namespace) -> None:
-    by_pid = {json.loads(line)["pid"]: json.loads(line) for line in (args.engine / "passages.jsonl").open()}
+    by_pid = {p["pid"]: p for p in _passages(args.engine)}
     verdicts: dict[str, list[str]] = {}
     for path in sorted(args.engine.glob("judged_*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():

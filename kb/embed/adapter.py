@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from kb.atomic import TMP_PREFIX, install_dir
+
 __all__ = [
     "ADAPTER_FILE",
     "ADAPTER_FORMAT",
@@ -112,6 +114,14 @@ def read_adapter(adapter: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return tensors, info
 
 
+def _made_by(folder: Path, digest: str) -> bool:
+    """Whether ``folder`` is a tuned model made from the adapter with this digest."""
+    try:
+        return json.loads((folder / MARKER).read_text(encoding="utf-8")).get("adapter_sha256") == digest
+    except (OSError, ValueError):
+        return False
+
+
 def apply_adapter(base_dir: Path, adapter: Path, out_dir: Path, *, force: bool = False) -> Path:
     """Write ``out_dir``: the sentence-transformers model in ``base_dir`` with the adapter's layers.
 
@@ -121,21 +131,17 @@ def apply_adapter(base_dir: Path, adapter: Path, out_dir: Path, *, force: bool =
     must exist in the base with the same shape, and the adapter must cover *whole* layers
     (every base tensor of its layers), or :class:`AdapterError` is raised: a half-applied
     layer would give vectors that match neither model. Already done (same adapter
-    digest) → returned at once unless ``force``. Built in a temporary sibling and renamed
-    into place, so a killed run never leaves a directory that looks complete.
+    digest) → returned at once unless ``force``. Built in a temporary sibling and installed
+    with :func:`kb.atomic.install_dir` (renamed into place under a lock), so a killed run never
+    leaves a directory that looks complete and two processes never half-replace each other's.
     """
     from safetensors.numpy import load_file, save_file
 
     base_dir, out_dir = Path(base_dir), Path(out_dir)
     tensors, info = read_adapter(adapter)
     digest = hashlib.sha256(adapter.read_bytes()).hexdigest()
-    marker = out_dir / MARKER
-    if not force and marker.is_file():
-        try:
-            if json.loads(marker.read_text(encoding="utf-8")).get("adapter_sha256") == digest:
-                return out_dir
-        except ValueError:
-            pass
+    if not force and _made_by(out_dir, digest):
+        return out_dir
     state = load_file(str(base_dir / "model.safetensors"))
     expected = set(layer_keys(state, set(info["layers"])))
     if set(tensors) != expected:
@@ -146,7 +152,7 @@ def apply_adapter(base_dir: Path, adapter: Path, out_dir: Path, *, force: bool =
             raise AdapterError(f"{key}: adapter shape {value.shape}, base {state[key].shape}")
         state[key] = value.astype(state[key].dtype)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out_dir.name}-", dir=out_dir.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{out_dir.name}-", dir=out_dir.parent))
     try:
         for path in sorted(base_dir.rglob("*")):
             rel = path.relative_to(base_dir)
@@ -161,9 +167,8 @@ def apply_adapter(base_dir: Path, adapter: Path, out_dir: Path, *, force: bool =
                   "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         (tmp / MARKER).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         tmp.chmod(0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
+        # Another process applying the same adapter at once may win; its copy is as good.
+        install_dir(tmp, out_dir, keep_existing=None if force else lambda folder: _made_by(folder, digest))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

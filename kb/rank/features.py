@@ -106,7 +106,7 @@ def _normalised(values: np.ndarray) -> np.ndarray:
 
 def candidate_features(
     candidates: np.ndarray,
-    scores: Mapping[str, np.ndarray],
+    values: Mapping[str, np.ndarray],
     ranks: Mapping[str, Mapping[int, int]],
     terms: Sequence[TermPostings],
     heading_coverage: np.ndarray,
@@ -116,13 +116,14 @@ def candidate_features(
 ) -> np.ndarray:
     """The feature matrix (candidates × :data:`FEATURES`), float32.
 
-    ``scores``: each signal's score of every chunk (full arrays; -inf or 0 where it has none);
+    ``values``: each signal's score of each candidate, in the candidates' order (-inf or 0 where
+    it has none; gathered by the caller, so no array over the whole index is touched here);
     ``ranks``: each signal's 1-based rank of the chunks it retrieved; ``heading_coverage``:
     per candidate, the share of the query's terms in its heading path.
     """
     n = len(candidates)
     columns: list[np.ndarray] = []
-    raw = {s: np.asarray(scores[s], dtype=np.float64)[candidates] if s in scores else np.zeros(n) for s in SIGNALS}
+    raw = {s: np.asarray(values[s], dtype=np.float64) if s in values else np.zeros(n) for s in SIGNALS}
     for s in SIGNALS:
         columns.append(np.where(np.isfinite(raw[s]), raw[s], 0.0))
     for s in SIGNALS:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.analysis.jmdict import EnglishDictionary
+from kb.analysis.jmdict import EnglishDictionary, Translation
 from kb.analysis.lemmas import JapaneseAnalyzer
 from kb.chunk import Chunk
 from kb.index.lexical import LexicalIndex
@@ -57,10 +57,16 @@ class Mention:
     term: str
     chunks: np.ndarray
 
+    @property
+    def listed(self) -> bool:
+        """Few enough mentions to list them all first (a common word's are not)."""
+        return len(self.chunks) <= RARE_MENTIONS
+
 
 def fold(text: str) -> str:
-    """Width-folded, without spaces or line breaks: how a literal mention is compared."""
-    return unicodedata.normalize("NFKC", text).replace(" ", "").replace("\n", "").replace("\u3000", "")
+    """Width-folded, without spaces or line breaks: how a literal mention is compared (NFKC
+    already turns the ideographic space into a plain one)."""
+    return unicodedata.normalize("NFKC", text).replace(" ", "").replace("\n", "")
 
 
 class LearnedRanking:
@@ -83,29 +89,28 @@ class LearnedRanking:
         self._section_terms: dict[int, frozenset[str]] = {}
 
     # -- the JMdict field ------------------------------------------------------------------
-    def translations(self, expanded: ExpandedQuery) -> dict[str, float]:
-        """Lemma-field term weights of the query's JMdict headwords that the index knows."""
+    def known_translations(self, expanded: ExpandedQuery) -> list[tuple[Translation, list[str]]]:
+        """The query's JMdict headwords whose every lemma the index knows, with those lemmas."""
         if expanded.language != "en" or not self.dictionary.available:
-            return {}
-        weights: dict[str, float] = {}
+            return []
+        out = []
         for translation in self.dictionary.translate(expanded.text):
             terms = self.analyzer.terms(translation.headword)
-            if not terms or not all(self.lexical.has_term(t) for t in terms):
-                continue
+            if terms and all(self.lexical.has_term(t) for t in terms):
+                out.append((translation, terms))
+        return out
+
+    def translations(self, expanded: ExpandedQuery) -> dict[str, float]:
+        """Lemma-field term weights of the query's JMdict headwords that the index knows."""
+        weights: dict[str, float] = {}
+        for translation, terms in self.known_translations(expanded):
             for term in terms:
                 weights[term] = max(weights.get(term, 0.0), translation.weight)
         return weights
 
     def translated_words(self, expanded: ExpandedQuery) -> int:
         """How many distinct English words of the query JMdict turns into words the plans use."""
-        if expanded.language != "en" or not self.dictionary.available:
-            return 0
-        words: set[str] = set()
-        for translation in self.dictionary.translate(expanded.text):
-            terms = self.analyzer.terms(translation.headword)
-            if terms and all(self.lexical.has_term(t) for t in terms):
-                words.update(translation.english.split())
-        return len(words)
+        return len({word for translation, _ in self.known_translations(expanded) for word in translation.english.split()})
 
     def jmdict_scores(self, expanded: ExpandedQuery) -> np.ndarray:
         weights = self.translations(expanded)
@@ -210,15 +215,13 @@ class LearnedRanking:
         pool = set(formula)
         for ranking in rankings.values():
             pool.update(ranking)
-        if mention is not None and len(mention.chunks) <= RARE_MENTIONS:
+        if mention is not None and mention.listed:
             extra = mention.chunks if allowed is None else mention.chunks[allowed[mention.chunks]]
             pool.update(int(i) for i in extra)
         candidates = np.array(sorted(pool), dtype=np.int64)
-        all_scores = dict(scores)
-        formula_array = np.full(self.size, -np.inf, dtype=np.float64)
-        for item, value in formula.items():
-            formula_array[item] = value
-        all_scores["formula"] = formula_array
+        # Each signal's value for the candidates only: nothing over the whole index per query.
+        values = {name: np.asarray(array)[candidates] for name, array in scores.items()}
+        values["formula"] = np.array([formula.get(int(c), -np.inf) for c in candidates], dtype=np.float64)
         ranks = {name: {item: r for r, item in enumerate(ranking, start=1)} for name, ranking in rankings.items()}
         ranks["formula"] = {item: r for r, item in enumerate(sorted(formula, key=lambda i: (-formula[i], i)), start=1)}
         facts = QueryFacts(
@@ -226,7 +229,7 @@ class LearnedRanking:
             wants_kpi=expanded.wants_kpi, wants_measures=expanded.wants_measures, wants_all=expanded.wants_all,
             cities=expanded.cities, expansions=len(expanded.expansions),
         )
-        matrix = candidate_features(candidates, all_scores, ranks, terms, self.heading_coverage(candidates, terms),
+        matrix = candidate_features(candidates, values, ranks, terms, self.heading_coverage(candidates, terms),
                                     self.facts, facts, self.size)
         return candidates, matrix, mention
 
@@ -240,6 +243,6 @@ class LearnedRanking:
             raise ValueError("no ranker model to score with")
         candidates, matrix, mention = self.features(expanded, phrases, scores, rankings, formula, flatness, allowed)
         values = self.ranker.score(matrix)
-        if mention is not None and len(mention.chunks) <= RARE_MENTIONS:
+        if mention is not None and mention.listed:
             values = values + MENTION_BONUS * np.isin(candidates, mention.chunks)
         return {int(c): float(v) for c, v in zip(candidates, values)}, mention

@@ -159,13 +159,8 @@ def importance(text: str) -> list[tuple[str, float]]:
     return sorted(((n, float(g) / total) for n, g in zip(booster.feature_name(), gains)), key=lambda x: -x[1])
 
 
-def source_keys(paths: Sequence[Path]) -> dict[str, str]:
-    """Question id → the passage it was written from (held-back questions share passages)."""
-    keys: dict[str, str] = {}
-    for path in paths:
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                rel = item.get("relevant") or [{}]
-                keys[item["id"]] = f"{rel[0].get('doc')}:{rel[0].get('lines')}"
-    return keys
+def source_keys(queries: Sequence[EvalQuery]) -> dict[str, str]:
+    """Training question id → the passage it was written from (held-back questions share
+    passages); the evaluation splits' questions have none and are held back by their own id."""
+    return {q.id: f"{q.relevant[0].doc}:{[q.relevant[0].start, q.relevant[0].end]}"
+            for q in queries if q.split == "train" and q.relevant}

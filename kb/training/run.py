@@ -84,7 +84,7 @@ def train_ranker(
                               cross_fit=cross_fit)
     say(f"training on {len(pool)} questions (features of each one's candidates)")
     groups = build_groups(searcher, pool, cache=cache, say=say)
-    keys = source_keys([questions]) if questions.is_file() else {}
+    keys = source_keys(pool)
     text, summary = train(groups, keys, seed=seed, drop=drop)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
