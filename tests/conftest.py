@@ -130,3 +130,46 @@ def searcher(real_index):
     from kb.service import open_searcher
 
     return open_searcher(real_index)
+
+
+# Browser tests (tests/test_app_*.py): one app per module on the session's searcher, one Chromium per module.
+@pytest.fixture(scope="module")
+def app_url(searcher, corpus_dir, tmp_path_factory):
+    from bench.load import free_port
+    from kb.ui.blocks import build_app, launch
+    from kb.ui.service import SearchService
+    from tests.browser import wait_for_http
+
+    service = SearchService(searcher, corpus_dir, workdir=tmp_path_factory.mktemp("ui"))
+    demo = build_app(service)
+    port = free_port()
+    launch(demo, host="127.0.0.1", port=port, quiet=True, prevent_thread_lock=True)
+    url = f"http://127.0.0.1:{port}/"
+    wait_for_http(url, 30)
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install -e .[test])")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    from tests.browser import TIMEOUT_MS
+
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="ja-JP")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"

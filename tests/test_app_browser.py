@@ -13,88 +13,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import pytest
-
 from bench.load import free_port, stop_app
+from tests.browser import (
+    BROWSER_MARKS,
+    QUERY_BOX,
+    ROOT,
+    TIMEOUT_MS,
+    YOUNG_WOMEN,
+    hit_lines,
+    search,
+    wait_for_http,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-QUERY_BOX = "#kb-query textarea, #kb-query input"
-YOUNG_WOMEN = "which measures address the outflow of young women"
-TIMEOUT_MS = 20_000
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium "
-                       "(scripts/setup.sh --test installs it: apt-get install chromium chromium-driver)"),
-]
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install -e .[test])")
-
-
-def wait_for_http(url: str, seconds: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"app exited with {process.returncode}: {process.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer within {seconds} s")
-
-
-@pytest.fixture(scope="module")
-def app_url(searcher, corpus_dir, tmp_path_factory):
-    from kb.ui.blocks import build_app, launch
-    from kb.ui.service import SearchService
-
-    service = SearchService(searcher, corpus_dir, workdir=tmp_path_factory.mktemp("ui"))
-    demo = build_app(service)
-    port = free_port()
-    launch(demo, host="127.0.0.1", port=port, quiet=True, prevent_thread_lock=True)
-    url = f"http://127.0.0.1:{port}/"
-    wait_for_http(url, 30)
-    yield url
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="ja-JP")
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def search(page, text: str) -> None:
-    box = page.locator(QUERY_BOX).first
-    box.fill(text)
-    box.press("Enter")
-
-
-def hit_lines(page) -> list[int]:
-    return [int(n) for n in page.locator("#kb-source tr.kb-hit").evaluate_all(
-        "rows => rows.map(r => r.dataset.line)")]
+pytestmark = BROWSER_MARKS
 
 
 def test_search_open_source_and_reopen_shared_url(page, app_url, tmp_path):
