@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from kb.evaluation.outline import evaluate, report
+from kb.evaluation.outline import evaluate, fixture_report, fixture_scores, report
 
 
 def main() -> None:
@@ -16,6 +16,8 @@ def main() -> None:
     parser.add_argument("--corpus", default="corpus")
     args = parser.parse_args()
     print(report(evaluate(args.corpus)))
+    print()
+    print(fixture_report(fixture_scores()))
 
 
 if __name__ == "__main__":

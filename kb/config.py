@@ -16,6 +16,8 @@ call (tests and the app's subprocesses change them), and never caches.
 | ``KB_USE_THREADS`` | ``1`` | threads of the second encoder (multilingual USE) at query time |
 | ``KB_RANKER`` | ``learned`` | ranking: ``learned`` (the shipped LambdaMART model), ``formula`` (the hand-set fusion) or a model file |
 | ``KB_PROGRESS`` | off | ``1`` shows progress bars even when stderr is not a terminal |
+| ``KB_PUBLIC_URL`` | the request's | the app's address in share links and CSV ``link`` cells, e.g. ``https://kb.city.example/`` (behind a proxy) |
+| ``KB_ALLOWED_HOSTS`` | none | further host names (comma-separated) the app's add-a-plan routes answer to, beside loopback and the bound address |
 | ``KB_DEBUG`` | off | ``1`` lets unexpected errors end with their traceback |
 """
 
@@ -40,6 +42,10 @@ class Settings(BaseSettings):
     use_threads: int = 1
     ranker: str = "learned"
     progress: bool = False
+    #: The app's public address; share links are absolute so they work from Excel or an e-mail.
+    public_url: str = ""
+    #: Host names (comma-separated) besides loopback that may add plans from the page (kb/ui/guard.py).
+    allowed_hosts: str = ""
     debug: bool = False
 
     @property

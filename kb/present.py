@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from kb.ingest.text import normalize
+from kb.rank.calibration import Relevance, relevance
 from kb.search.searcher import Hit, SearchResult
 
 if TYPE_CHECKING:
@@ -28,12 +29,24 @@ CONTRACT_FIELDS = ("rank", "score", "doc", "title", "city", "section", "kind", "
 PageSpan = Callable[[Hit], "tuple[int, int] | None"]
 
 
-def hit_json(hit: Hit, pages: PageSpan | None = None) -> dict:
-    """One hit in the JSON contract; ``page_start``/``page_end`` only for hits in PDF-added plans."""
+def hit_relevance(result: SearchResult, hit: Hit) -> Relevance | None:
+    """How relevant the hit probably is (kb/rank/calibration.py); None where its ranker has no calibration."""
+    return relevance(result.ranker, hit.score, no_clear_match=result.no_clear_match)
+
+
+def hit_json(hit: Hit, pages: PageSpan | None = None, judged: Relevance | None = None) -> dict:
+    """One hit in the JSON contract; ``page_start``/``page_end`` only for hits in PDF-added plans.
+
+    ``score`` stays the ranker's raw number; ``relevance`` (high, medium, low or
+    no_clear_match), its ``relevance_label`` and the calibrated ``probability`` say what it
+    means — null for a ranker without a calibration (a model file of one's own)."""
     chunk = hit.chunk
     out = {
         "rank": hit.rank,
         "score": round(hit.score, 6),
+        "relevance": judged.level if judged else None,
+        "relevance_label": judged.label if judged else None,
+        "probability": round(judged.probability, 4) if judged and judged.probability is not None else None,
         "doc": chunk.doc,
         "title": chunk.title,
         "city": chunk.city,
@@ -62,8 +75,13 @@ def result_json(result: SearchResult, pages: PageSpan | None = None) -> dict:
         # For a question asking for every mention (すべて集めたい, "every mention of"): the
         # term and how many chunks contain it, so a front end can offer the full list.
         "mentions": dict(result.mentions),
-        "hits": [hit_json(h, pages) for h in result.hits],
+        "hits": hits_json(result, pages),
     }
+
+
+def hits_json(result: SearchResult, pages: PageSpan | None = None) -> list[dict]:
+    """Every hit of ``result`` in the JSON contract, with its relevance."""
+    return [hit_json(h, pages, hit_relevance(result, h)) for h in result.hits]
 
 
 #: Words that say what kind of answer is wanted (施策は？), not what it is about: marking
@@ -158,16 +176,18 @@ def results_csv(
     """UTF-8 with BOM so Excel opens the Japanese text correctly.
 
     Every row repeats the query, the filters and the link that reopens the search, so a
-    sheet passed on by mail still says where it came from; ``kpis`` adds each hit's KPIs.
-    No cell can run as a formula (:func:`csv_cell`).
+    sheet passed on by mail still says where it came from (give an absolute ``link``,
+    :func:`kb.compare.share.absolute`: a bare ``?q=…`` opens nothing from Excel);
+    ``kpis`` adds each hit's KPIs. No cell can run as a formula (:func:`csv_cell`).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     shown = "; ".join(f"{k}={v}" for k, v in (filters or {}).items() if v)
-    writer.writerow([*CSV_FIELDS, "query", "filters", "link", "kpis"])
+    writer.writerow([*CSV_FIELDS, "query", "filters", "link", "kpis", "relevance", "probability"])
     for hit in result.hits:
-        row = hit_json(hit)
+        row = hit_json(hit, judged=hit_relevance(result, hit))
         kpi_text = " / ".join(k.describe() for k in kpis(hit)) if kpis else ""
-        cells = [*(row[f] for f in CSV_FIELDS), result.query, shown, link, kpi_text]
+        cells = [*(row[f] for f in CSV_FIELDS), result.query, shown, link, kpi_text, row["relevance_label"] or "",
+                 "" if row["probability"] is None else row["probability"]]
         writer.writerow([csv_cell(cell) for cell in cells])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

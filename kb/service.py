@@ -31,6 +31,7 @@ from kb.search.searcher import Hit, SearchConfig, Searcher, SearchResult
 if TYPE_CHECKING:
     from kb.embed.parallel import DaskEmbedder
     from kb.ingest.add import CorpusChange, PlanInfo
+    from kb.ingest.bulk import FileOutcome
     from kb.rank.model import LearnedRanker
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,42 @@ def build(
     scheduler: str | None = None,
     device: str = "auto",
 ) -> BuildReport:
+    """``kb build``: :func:`_build` holding the corpus lock, like every add and remove.
+
+    Without the lock a build could read the corpus halfway through another process's
+    ``kb add`` (a plan's text in, its manifest entry not yet) and swap in an index of a corpus
+    that never existed; and a change a killed add/remove left behind is finished or undone
+    first (:func:`kb.ingest.intent.exclusive`), so the build is of a corpus that is whole.
+    """
+    import functools
+    import os
+
+    from kb.ingest.intent import exclusive
+
+    run = functools.partial(_build, corpus, index, model=model, embedder=embedder, progress=progress, say=say,
+                            second_encoder=second_encoder, workers=workers, scheduler=scheduler, device=device)
+    if not os.access(Path(corpus).resolve().parent, os.W_OK):
+        return run()  # nobody here can change a corpus in a read-only folder, nor make its lock file
+    with exclusive(Path(corpus), say):
+        return run()
+
+
+def _build(
+    corpus: Path | str,
+    index: Path | str | None = None,
+    *,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+    say: Say | None = None,
+    second_encoder: bool = False,
+    workers: int = 1,
+    scheduler: str | None = None,
+    device: str = "auto",
+) -> BuildReport:
     """Parse, chunk, embed and write the index; then make sure queries can start fast.
+
+    The caller holds the corpus lock (:func:`build`, or an add/remove inside its own).
 
     A bad corpus fails before the model loads (seconds instead of a minute). ``embedder``
     defaults to ``model`` (or the built-in e5-small-q4) loaded lazily, so a rebuild
@@ -327,6 +363,73 @@ def add_plan(
                      structure=doc.structure, build=report)
 
 
+#: Why a title is refused for several files (each plan of a batch takes its own from its file).
+ONE_TITLE = ("a title names one plan: give it only when adding one file (each of several plans takes its title "
+             "from its own file; city, kind and period apply to all of them)")
+
+
+@dataclass(frozen=True)
+class BulkAddReport:
+    """What a bulk add did: every file's outcome in the order given, and the one rebuild (None: nothing added)."""
+
+    files: tuple[FileOutcome, ...]
+    build: BuildReport | None
+
+    @property
+    def added(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.added]
+
+    @property
+    def refused(self) -> list[FileOutcome]:
+        return [f for f in self.files if not f.added]
+
+
+def add_plans(
+    sources: Sequence[Path | str],
+    corpus: Path | str = "corpus",
+    index: Path | str | None = None,
+    *,
+    info: PlanInfo | None = None,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+    say: Say | None = None,
+) -> BulkAddReport:
+    """Add several plans with one rebuild: each file staged on its own, the accepted ones installed together.
+
+    A file that cannot be added is refused with its reason (in the report) and the others
+    go on. The accepted files are one corpus change under one intent journal, so a failed
+    rebuild (or a kill, undone by the next add/remove) takes all of them back out: the
+    corpus and manifest are then byte for byte as before. ``info`` (city, kind, period)
+    applies to every plan; a title only to a batch of one (:data:`ONE_TITLE`). ``progress``
+    gets the ``files`` stage, then the rebuild's; ``say`` each refusal as it happens.
+    """
+    from kb.ingest.add import AddError, PlanInfo, staging
+    from kb.ingest.bulk import stage_each
+    from kb.ingest.intent import exclusive
+
+    info = info or PlanInfo()
+    files = [Path(source) for source in sources]
+    if not files:
+        raise AddError("no files to add: name a plan file or a folder of them")
+    if info.title and len(files) > 1:
+        raise AddError(ONE_TITLE)
+    corpus_dir = Path(corpus)
+
+    def tell(outcome: FileOutcome) -> None:
+        if say:
+            say(f"refused {outcome.source.name}: {outcome.error}")
+
+    with exclusive(corpus_dir, say) as recovered:
+        _rebuild_if_stale(recovered, corpus_dir, index, model=model, embedder=embedder, progress=progress, say=say)
+        with staging(corpus_dir) as batch:
+            outcomes = stage_each(batch, files, info, progress=progress, refused=tell)
+            change = batch.install() if batch.plans else None
+        report = None if change is None else _rebuild_or_roll_back(
+            change, corpus_dir, index, model=model, embedder=embedder, progress=progress, say=say)
+    return BulkAddReport(tuple(outcomes), report)
+
+
 def remove_plan(
     stem: str,
     corpus: Path | str = "corpus",
@@ -377,7 +480,7 @@ def _rebuild_if_stale(
         return
     if embedder is None and model is None:
         model = _index_model(index)
-    build(corpus, index, model=model, embedder=embedder, progress=progress, say=say)
+    _build(corpus, index, model=model, embedder=embedder, progress=progress, say=say)
 
 
 def _rebuild_or_roll_back(
@@ -399,7 +502,7 @@ def _rebuild_or_roll_back(
     try:
         if embedder is None and model is None:
             model = _index_model(index)
-        report = build(corpus, index, model=model, embedder=embedder, progress=progress, say=say)
+        report = _build(corpus, index, model=model, embedder=embedder, progress=progress, say=say)
     except BaseException:
         change.rollback()
         raise

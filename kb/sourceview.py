@@ -13,6 +13,7 @@ from kb.chunk import Chunk, chunk_document
 from kb.domain import SourceSpan
 from kb.errors import SourceError
 from kb.ingest.corpus import CorpusError, Document, load_corpus
+from kb.ingest.names import resolve_name, unknown_name_message
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,15 @@ def parse_address(address: str) -> SourceSpan:
 
 
 def find_document(corpus: Path, doc: str) -> Document:
+    """The plan ``doc`` names, spelled any way :func:`kb.ingest.names.resolve_name` accepts."""
     try:
         documents = {d.doc: d for d in load_corpus(corpus)}
     except CorpusError as exc:
         raise SourceError(str(exc)) from None
-    if doc not in documents:
-        raise SourceError(f"unknown document {doc!r} (known: {', '.join(sorted(documents))})")
-    return documents[doc]
+    name = resolve_name(doc, documents)
+    if name is None:
+        raise SourceError(unknown_name_message(doc, documents))
+    return documents[name]
 
 
 def chunk_at(chunks: list[Chunk], line: int) -> Chunk | None:

@@ -81,20 +81,30 @@ class FakeEmbedder:
         return self._vector(text)
 
 
+TWO_PLANS = ("kurume-sousei-senryaku-3.txt", "kurume-kouiki-web.txt")
+
+
+def copy_two_plans(target: Path) -> Path:
+    """``target`` made a corpus folder with two of the real plans and their manifest entries (builds in seconds).
+
+    For tests that add or remove plans: never the real corpus. Module-scoped fixtures call it
+    directly; :func:`two_plan_corpus` is the per-test fixture.
+    """
+    import shutil
+
+    target.mkdir()
+    for name in TWO_PLANS:
+        shutil.copy(CORPUS / name, target / name)
+    entries = (CORPUS / "manifest.toml").read_text(encoding="utf-8").split("[[document]]")
+    keep = [e for e in entries[1:] if any(name in e for name in TWO_PLANS)]
+    (target / "manifest.toml").write_text(entries[0] + "".join("[[document]]" + e for e in keep), encoding="utf-8")
+    return target
+
+
 @pytest.fixture
 def two_plan_corpus(tmp_path: Path) -> Path:
     """A corpus folder with two of the real plans and their manifest entries (builds in seconds)."""
-    import shutil
-
-    target = tmp_path / "corpus"
-    target.mkdir()
-    names = ("kurume-sousei-senryaku-3.txt", "kurume-kouiki-web.txt")
-    for name in names:
-        shutil.copy(CORPUS / name, target / name)
-    entries = (CORPUS / "manifest.toml").read_text(encoding="utf-8").split("[[document]]")
-    keep = [e for e in entries[1:] if any(name in e for name in names)]
-    (target / "manifest.toml").write_text(entries[0] + "".join("[[document]]" + e for e in keep), encoding="utf-8")
-    return target
+    return copy_two_plans(tmp_path / "corpus")
 
 
 @pytest.fixture

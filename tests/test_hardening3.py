@@ -178,7 +178,8 @@ def test_an_add_killed_before_its_rebuild_is_undone_by_the_next_command(indexed,
 def test_an_add_killed_after_its_swap_is_undone_and_the_index_rebuilt(indexed, fake_embedder, tmp_path):
     corpus, index = indexed
     add_to_corpus(corpus, _plan(tmp_path), PlanInfo())
-    service.build(corpus, index, embedder=fake_embedder)  # swapped in; killed before the commit
+    # The add's own rebuild (inside its lock, so without `kb build`'s recovery): swapped in, killed before the commit
+    service._build(corpus, index, embedder=fake_embedder)
     assert "chikugo-plan" in _indexed_docs(index)
     service.add_plan(_plan(tmp_path, "other-plan.txt", PLAN.replace("筑後", "八女")), corpus, index,
                      embedder=fake_embedder)
@@ -189,7 +190,7 @@ def test_an_add_killed_after_its_swap_is_undone_and_the_index_rebuilt(indexed, f
 def test_a_remove_killed_after_it_was_done_is_finished(indexed, fake_embedder):
     corpus, index = indexed
     change = remove_from_corpus(corpus, "kurume-kouiki-web")
-    service.build(corpus, index, embedder=fake_embedder)
+    service._build(corpus, index, embedder=fake_embedder)  # the remove's own rebuild, inside its lock
     change.phase = DONE
     change.write()  # killed while deleting the set-aside files
     assert change.trash is not None and change.trash.exists()

@@ -28,7 +28,7 @@ from mcp.client.stdio import StdioServerParameters
 ROOT = Path(__file__).resolve().parents[1]
 FLAGSHIP = "若い女性の転出を抑える施策は？"
 KURUME, KUMAMOTO = "久留米市", "熊本市"
-TOOLS = {"search", "show", "compare", "kpi", "list_plans"}
+TOOLS = {"search", "show", "compare", "kpi", "list_plans", "mentions"}
 COMPARE_TOPIC = "移住定住"
 
 
@@ -116,7 +116,7 @@ def transcript(real_index: Path) -> dict[str, Any]:
     return converse(_server(real_index), talk)
 
 
-def test_lists_the_five_read_only_tools_with_bilingual_descriptions(transcript):
+def test_lists_the_read_only_tools_with_bilingual_descriptions(transcript):
     tools = {t.name: t for t in transcript["tools"]}
     assert set(tools) == TOOLS
     for tool in tools.values():
@@ -285,3 +285,34 @@ def test_citation_format():
         "久留米市 第3期久留米市地方創生総合戦略 施策⑩ (kurume-sousei-senryaku-3:472-481)"
     long = citation(KUMAMOTO, "T", ["x" * 80], "d", 1, 2)
     assert len(long) < 80 and "…" in long
+
+
+def test_the_resource_list_follows_plans_added_and_removed_without_a_restart():
+    import asyncio
+
+    from kb.errors import IndexUnavailable
+    from kb.mcp.server import build_server
+
+    class Plans:
+        """The backend's plan list as `kb add`/`kb remove`/`kb build` change it."""
+
+        def __init__(self) -> None:
+            self.docs: dict[str, dict[str, str]] | None = {"kurume-sousei-senryaku-3": {"title": "総合戦略"}}
+
+        def documents(self) -> dict[str, dict[str, str]]:
+            if self.docs is None:
+                raise IndexUnavailable("no index yet; run `kb build`")
+            return self.docs
+
+    plans = Plans()
+    server = build_server(plans)  # type: ignore[arg-type]
+
+    def listed() -> set[str]:
+        return {str(r.uri) for r in asyncio.run(server.list_resources())}
+
+    assert listed() == {"kb://plan/kurume-sousei-senryaku-3"}
+    plans.docs = {"kurume-sousei-senryaku-3": {}, "筑後川市若者定住促進計画": {"title": "若者定住", "city": "筑後川市"}}
+    assert listed() == {"kb://plan/kurume-sousei-senryaku-3",
+                        "kb://plan/%E7%AD%91%E5%BE%8C%E5%B7%9D%E5%B8%82%E8%8B%A5%E8%80%85%E5%AE%9A%E4%BD%8F%E4%BF%83%E9%80%B2%E8%A8%88%E7%94%BB"}
+    plans.docs = None
+    assert listed() == set()

@@ -66,10 +66,12 @@ def test_single_line_and_plain_japanese_url():
 
 
 def test_hand_edited_links_fall_back_to_defaults():
-    state = decode_state({"q": "観光", "city": "東京都", "k": "lots", "doc": "../etc/passwd", "line": "10",
-                          "plan": "<script>", "unknown": "x"})
+    link = {"q": "観光", "city": "東京都", "k": "lots", "doc": "../etc/passwd", "line": "10", "plan": "<script>",
+            "unknown": "x"}
     # Any municipality passes here (added plans bring new ones); the page drops one no plan has.
-    assert state == UIState(q="観光", city="東京都")
+    assert decode_state(link, documents=["kurume-kouiki-web"]) == UIState(q="観光", city="東京都")
+    # Without the plans at hand only what can never be a plan's name is dropped (a path here).
+    assert decode_state(link) == UIState(q="観光", city="東京都", plan="<script>")
     assert decode_state({"city": "x" * 41}).city == ""
     assert decode_state({"k": "9999"}).k == MAX_K
     assert decode_state({"k": "-3"}).k == 1

@@ -37,6 +37,7 @@ def run_compare(query: str | None, *, k: int, out: Path | None, as_json: bool, c
         comparison_markdown,
         cross_reference_csv,
         cross_reference_markdown,
+        same_topic,
         slug,
     )
     from kb.kpi.extract import load_kpis
@@ -51,7 +52,7 @@ def run_compare(query: str | None, *, k: int, out: Path | None, as_json: bool, c
                 echo(json.dumps({"source": source, "rows": [
                     {"source": r.source.unit.source, "name": r.source.unit.name,
                      "matches": [{"name": m.unit.name, "source": m.unit.source, "similarity": round(s.combined, 4),
-                                  "same_topic": s.contrast >= reference.threshold} for m, s in r.matches]}
+                                  "contrast": round(s.contrast, 4), "same_topic": same_topic(s, reference.threshold)} for m, s in r.matches]}
                     for r in reference.rows]}, ensure_ascii=False))
             else:
                 echo(cross_reference_markdown(reference))

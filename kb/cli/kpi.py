@@ -7,7 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kb.ingest.corpus import CITY_CHOICES, resolve_city
+from kb.ingest.corpus import resolve_city
+from kb.ingest.names import resolve_name, unknown_name_message
+from kb.kpi.scope import corpus_scope
 
 if TYPE_CHECKING:
     from kb.kpi.extract import Kpi
@@ -34,17 +36,21 @@ def _ranked_by_search(kpis: list[Kpi], query: str, index: Path | None, city: str
 
 def run_kpi(*, city: str | None, query: str | None, doc: str | None, as_json: bool, coverage: bool, gold: Path,
             corpus: Path, echo: Echo, fail: Callable[[str], None], index: Path | None = None) -> int:
-    from kb.kpi.extract import coverage as coverage_rows
-    from kb.kpi.extract import coverage_markdown, filter_kpis, load_kpis, read_gold
+    from kb.kpi.coverage import coverage as coverage_rows
+    from kb.kpi.coverage import coverage_markdown, read_gold
+    from kb.kpi.extract import filter_kpis, load_kpis
 
     city = resolve_city(city)
+    scope = corpus_scope(corpus)  # every plan's city, with or without KPIs: what search accepts
+    if city and city not in scope.cities:
+        fail(scope.unknown_city(city))
+    documents = list(scope.documents)
     extraction = load_kpis(corpus)
-    cities = set(CITY_CHOICES) | {k.city for k in extraction.kpis} | {k.area for k in extraction.kpis if k.area}
-    if city and city not in cities:
-        fail(f"unknown city {city!r} (choose from {', '.join(sorted(cities))}, or kurume, kumamoto, kouiki)")
-    documents = sorted({p.stem for p in Path(corpus).glob("*.txt")})
-    if doc and doc not in documents:
-        fail(f"unknown document {doc!r} (known: {', '.join(documents)})")
+    if doc:  # any spelling kb show takes (x, x.txt), resolved to the plan's own name
+        named = resolve_name(doc, documents)
+        if named is None:
+            fail(unknown_name_message(doc, documents))
+        doc = named or doc
     if coverage:
         if not gold.is_file():
             fail(f"no hand-counted KPI rows at {gold} (give --gold FILE)")

@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from kb.cli.mentions import mentions_command
+from kb.cli.plans import add as add_command
 from kb.errors import DISK_FULL_ERRNOS, KbError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
 
     from rich.console import Console
-    from rich.progress import Progress, TaskID
 
     from kb.present import PageSpan
     from kb.search.searcher import Filters, Searcher, SearchResult
@@ -41,6 +43,7 @@ app = typer.Typer(
 )
 model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(model_app, name="model")
+app.command("mentions")(mentions_command)
 
 IndexOption = Annotated[Path | None, typer.Option("--index", help="Index folder (default: ./index or $KB_INDEX).")]
 CorpusOption = Annotated[Path, typer.Option("--corpus", help="Folder with the plan texts and manifest.toml.")]
@@ -80,23 +83,11 @@ def build(
     ] = "auto",
 ) -> None:
     """Parse the plans, chunk, embed and write the index (atomically)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from kb import service
-    from kb.config import settings
 
     console = _stderr_console()
-    with Progress(
-        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False, disable=not console.is_terminal and not settings().progress,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total or 1)
-            bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
-
+    bar, progress = _build_progress(console)
+    with bar:
         report = service.build(corpus, index, model=model, progress=progress, say=console.print,
                                second_encoder=second_encoder, workers=workers, scheduler=scheduler, device=device)
     typer.echo(f"built {report.chunk_count} chunks into {report.build_dir}")
@@ -197,7 +188,7 @@ def _batch(searcher: Searcher, path: Path, k: int, filters: Filters, method: str
            pages: PageSpan | None = None) -> int:
     """One JSON line out per request line in, with its line number in the file; a bad line gets
     its own error object, the rest are answered. Blank lines are not requests."""
-    from kb.present import hit_json
+    from kb.present import hits_json
 
     bad = 0
     try:
@@ -218,7 +209,7 @@ def _batch(searcher: Searcher, path: Path, k: int, filters: Filters, method: str
                 result = searcher.search(query, k=k, filters=filters, method=method)
                 out["method"] = result.method
                 out["no_clear_match"] = result.no_clear_match
-                out["hits"] = [hit_json(h, pages) for h in result.hits]
+                out["hits"] = hits_json(result, pages)
             except KbError as exc:
                 out["hits"] = []
                 out["error"] = _printable(str(exc))
@@ -269,50 +260,16 @@ def search(
         _print_human(result, session)
 
 
-def _build_progress(console: Console) -> tuple[Progress, Callable[[str, int, int], None]]:
-    """A rich progress display for a rebuild and the callback that drives it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+def _build_progress(console: Console) -> tuple[AbstractContextManager[object], Callable[[str, int, int], None]]:
+    """Bars on a terminal (or with KB_PROGRESS=1), plain lines every few seconds otherwise (kb/cli/progress.py)."""
+    from kb.cli.progress import build_progress
     from kb.config import settings
 
-    bar = Progress(
-        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False, disable=not console.is_terminal and not settings().progress,
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total or 1)
-        bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
-
-    return bar, progress
+    return build_progress(console, forced=settings().progress)
 
 
-@app.command()
-def add(
-    path: Annotated[Path, typer.Argument(help="The plan: a .txt, .pdf or .html/.htm file.")],
-    title: Annotated[str | None, typer.Option(help="Plan title (default: the file's own title).")] = None,
-    city: Annotated[str | None, typer.Option(help="Municipality, e.g. 久留米市 (what --city filters by).")] = None,
-    kind: Annotated[str | None, typer.Option(help="Kind of plan, e.g. 総合計画 or 地方創生総合戦略.")] = None,
-    period: Annotated[str | None, typer.Option(help="Plan period, e.g. 2026-2030.")] = None,
-    corpus: CorpusOption = Path("corpus"),
-    index: IndexOption = None,
-) -> None:
-    """Add a plan to the corpus (original kept in corpus/sources/) and rebuild the index incrementally."""
-    from kb import service
-    from kb.ingest.add import PlanInfo
-
-    info = PlanInfo(title=title or "", city=city or "", kind=kind or "", period=period or "")
-    console = _stderr_console()
-    bar, progress = _build_progress(console)
-    with bar:
-        report = service.add_plan(path, corpus, index, info=info, progress=progress, say=console.print)
-    pages = f", {report.pages} pages" if report.pages else ""
-    typer.echo(f"added {report.doc}: {report.lines} lines{pages} → {corpus / (report.doc + '.txt')}")
-    typer.echo(f"  {report.structure}")
-    typer.echo(f"index: {report.build.chunk_count} chunks; embedded {report.build.embedded}, "
-               f"reused {report.build.reused} unchanged")
+# `kb add` (one plan, or many with one rebuild) lives in kb/cli/plans.py; registered here to keep its place in --help.
+app.command("add")(add_command)
 
 
 @app.command()
@@ -402,7 +359,7 @@ def compare_command(
 
 @app.command("kpi")
 def kpi_command(
-    city: Annotated[str | None, typer.Option(help="久留米市, 熊本市 or 広域 (or kurume, kumamoto, kouiki).")] = None,
+    city: Annotated[str | None, typer.Option(help="久留米市, 熊本市, 広域 (or kurume, kumamoto, kouiki), or the city of an added plan.")] = None,
     query: Annotated[str | None, typer.Option("--query", "-q", help="KPIs for a question or words (named like it, or of the measures search finds for it).")] = None,
     doc: Annotated[str | None, typer.Option(help="Only this document (file name without .txt).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per KPI (JSON Lines).")] = False,

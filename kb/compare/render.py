@@ -24,6 +24,7 @@ from kb.compare.align import (
     Similarity,
     clean_title,
 )
+from kb.compare.strength import DIGITS, formula, label
 from kb.domain import ChunkKind, SourceSpan
 from kb.ingest.corpus import KUMAMOTO, KURUME
 from kb.kpi.extract import Kpi
@@ -103,18 +104,32 @@ def side_name(side: Side, documents: dict[str, dict[str, str]]) -> str:
     return plan_name(side.doc, documents) if side.doc else side.label
 
 
+def number(value: float, sign: bool = False) -> str:
+    """A contrast or threshold as every rendering prints it (the digits labels are decided on)."""
+    return f"{value:+.{DIGITS}f}" if sign else f"{value:.{DIGITS}f}"
+
+
 def strength_note(comparison: Comparison) -> str:
-    """The words for a pair's strength and where they start, for the memo's header."""
-    return (f"{STRONG_LABEL}: 対比 {comparison.strong:.3f} 以上 / {PARTIAL_LABEL}: {comparison.threshold:.3f} 以上 / "
-            f"{NONE_LABEL}: それ未満。対比 = 類似度（{comparison.dense_weight:.2f}×意味 + "
-            f"{1 - comparison.dense_weight:.2f}×語の重なり）− 両施策の他計画との平均類似度。"
-            "しきい値はラベル付きの施策ペアで F0.5（適合率を重視）により決定。")
+    """What the strength words mean, one plain sentence per language, with the printed
+    thresholds so that every pair's printed 対比 can be checked against them."""
+    strong, partial = number(comparison.strong), number(comparison.threshold)
+    return (f"{STRONG_LABEL}（対比 {strong} 以上）は両側の施策が同じ課題に同じ方向で取り組んでいるもの、"
+            f"{PARTIAL_LABEL}（{partial} 以上）は課題や手段の一部が重なるもの、"
+            f"{NONE_LABEL}（それ未満）は相手側に同じ課題を扱う施策が見当たらないもの（「…のみ」に記載）です。 / "
+            f"Strong match ({strong} or more): both sides tackle the same problem in the same direction; "
+            f"partial ({partial} or more): they share part of the problem or of the means; "
+            "no match (below): the other side has no measure on it (listed under “Only in …”).")
+
+
+def formula_note(comparison: Comparison) -> str:
+    """How 対比 is computed, for engineers (Markdown's last section, the app's details, JSON)."""
+    return formula(comparison.dense_weight)
 
 
 def _counterpart_text(c: Counterpart, docs: dict[str, dict[str, str]], link: Link) -> str:
     summary = f"<br>{_md(c.measure.summary)}" if c.measure.summary else ""
     kpis = f"<br>{_kpi_cell(c.measure.kpis)}" if c.measure.kpis else ""
-    return (f"**{c.strength}**（対比 {c.similarity.contrast:+.3f}・類似度 {c.similarity.combined:.3f}） "
+    return (f"**{c.strength}**（対比 {number(c.similarity.contrast, sign=True)}） "
             + measure_cell(c.measure, docs, link) + summary + kpis)
 
 
@@ -143,13 +158,13 @@ def comparison_markdown(comparison: Comparison, link: Link = _plain_link) -> str
         if any(not r.measure.retrieved or any(not c.measure.retrieved for c in r.counterparts) for r in comparison.rows):
             out += ["", "※ 検索結果の上位にはないが、相手側の施策に最も近い施策 / closest counterpart outside the top results."]
     else:
-        out.append(f"対応する施策はありません / no pair reaches {PARTIAL_LABEL} ({comparison.threshold:.3f}).")
+        out.append(f"対応する施策はありません / no pair reaches {PARTIAL_LABEL} ({number(comparison.threshold)}).")
     for name, measures in ((left, comparison.only_left), (right, comparison.only_right)):
         out += ["", f"## {name}のみ / Only in {name} ({len(measures)})", ""]
         if not measures:
             out.append("なし / none: every measure listed has a counterpart on the other side.")
             continue
-        out.append(f"相手側のどの施策とも{PARTIAL_LABEL}（対比 {comparison.threshold:.3f}）に届かない施策 / "
+        out.append(f"相手側のどの施策とも{PARTIAL_LABEL}（対比 {number(comparison.threshold)}）に届かない施策 / "
                    "no measure on the other side comes close.")
         out += ["", "| 施策 | 本文 | KPI |", "|---|---|---|"]
         out += [f"| {measure_cell(m, docs, link)} | {_md(m.summary) or '—'} | {_kpi_cell(m.kpis)} |" for m in measures]
@@ -157,13 +172,14 @@ def comparison_markdown(comparison: Comparison, link: Link = _plain_link) -> str
         out += ["", f"## {name}の施策（検索順） / {name} measures, by relevance", ""]
         if not measures:
             out.append("該当なし / nothing found.")
-        for number, measure in enumerate(measures, start=1):
+        for position, measure in enumerate(measures, start=1):
             unit = measure.unit
-            out.append(f"{number}. **{unit.name}** — {plan_name(unit.doc, docs)}"
+            out.append(f"{position}. **{unit.name}** — {plan_name(unit.doc, docs)}"
                        + (f" › {' › '.join(unit.context)}" if unit.context else "")
                        + f" — {link(unit.doc, unit.line_start, unit.line_end)}")
             for kpi in measure.kpis:
                 out.append(f"   - {kpi_text(kpi)} ({link(kpi.doc, kpi.line_start, kpi.line_end)})")
+    out += ["", "## 数値について / About the numbers", "", formula_note(comparison)]
     return "\n".join(out) + "\n"
 
 
@@ -190,6 +206,8 @@ def comparison_json(comparison: Comparison) -> dict:
         "threshold": comparison.threshold,
         "strong": comparison.strong,
         "dense_weight": comparison.dense_weight,
+        "legend": strength_note(comparison),
+        "formula": formula_note(comparison),
         "left_measures": [measure(m) for m in comparison.left_measures],
         "right_measures": [measure(m) for m in comparison.right_measures],
         "rows": [{"measure": measure(r.measure), "counterparts": [
@@ -224,7 +242,7 @@ def comparison_csv(comparison: Comparison) -> bytes:
                 " / ".join(kpi_text(k) for k in m.kpis)]
 
     rows: list[list[object]] = [list(header)]
-    rows += [["対応", p.strength, f"{p.similarity.contrast:.3f}", f"{p.similarity.combined:.3f}"]
+    rows += [["対応", p.strength, number(p.similarity.contrast), f"{p.similarity.combined:.3f}"]
              + cells(p.left) + cells(p.right) for p in comparison.pairs]
     rows += [[f"{left}のみ", "", "", ""] + cells(m) + cells(None) for m in comparison.only_left]
     rows += [[f"{right}のみ", "", "", ""] + cells(None) + cells(m) for m in comparison.only_right]
@@ -232,6 +250,11 @@ def comparison_csv(comparison: Comparison) -> bytes:
 
 
 # ----------------------------------------------------------------------------- whole plans
+
+
+def same_topic(similarity: Similarity, threshold: float) -> bool:
+    """The whole-plan table's ✓: the pair reaches 部分的, decided on the printed 対比 like the memo."""
+    return label(similarity.contrast, partial=threshold) != NONE_LABEL
 
 
 def _group_title(row_measure: Measure) -> str:
@@ -246,7 +269,7 @@ def cross_reference_markdown(reference: CrossReference, link: Link = _plain_link
     out = [f"# 相互参照 / Cross-reference: {source} → {target_city}", "",
            f"{source}の目標・施策ごとに、{target_city}の計画で最も近い施策"
            + ("（計画ごとに1件）" if reference.per_doc else f"（上位{len(reference.rows[0].matches) if reference.rows else 0}件）")
-           + f"。対比 {reference.threshold:.3f} 以上は「同じテーマ」（✓）、未満は参考（–）。", ""]
+           + f"。対比 {number(reference.threshold)} 以上は「同じテーマ」（✓）、未満は参考（–）。", ""]
     if reference.per_doc:
         columns = [plan_name(d, docs) for d in reference.target_docs]
     else:
@@ -256,8 +279,8 @@ def cross_reference_markdown(reference: CrossReference, link: Link = _plain_link
         unit = row.source.unit
         cells = []
         for match, similarity in row.matches:
-            flag = "✓" if similarity.contrast >= reference.threshold else "–"
-            cells.append(f"{flag} {similarity.combined:.3f} **{_md(match.unit.name)}**"
+            flag = "✓" if same_topic(similarity, reference.threshold) else "–"
+            cells.append(f"{flag} {number(similarity.contrast, sign=True)} **{_md(match.unit.name)}**"
                          + (f"<br>{_md(' › '.join(match.unit.context[-1:]))}" if match.unit.context else "")
                          + f"<br>{link(match.unit.doc, match.unit.line_start, match.unit.line_end)}")
         goal = _md(_group_title(row.source)) if unit.kind != ChunkKind.GOAL else "（目標）"
@@ -271,14 +294,14 @@ def cross_reference_csv(reference: CrossReference) -> bytes:
     width = max((len(r.matches) for r in reference.rows), default=0)
     header = ["目標", "施策", "出典", "KPI"]
     for i in range(1, width + 1):
-        header += [f"対応{i} 類似度", f"対応{i} 同じテーマ", f"対応{i} 計画", f"対応{i} 施策", f"対応{i} 見出し", f"対応{i} 出典"]
+        header += [f"対応{i} 対比", f"対応{i} 同じテーマ", f"対応{i} 計画", f"対応{i} 施策", f"対応{i} 見出し", f"対応{i} 出典"]
     rows: list[list[object]] = [list(header)]
     for row in reference.rows:
         unit = row.source.unit
         line: list[object] = [_group_title(row.source) if unit.kind != ChunkKind.GOAL else "（目標）", unit.name, unit.source,
                               " / ".join(kpi_text(k) for k in row.source.kpis)]
         for match, similarity in row.matches:
-            line += [f"{similarity.combined:.3f}", "○" if similarity.contrast >= reference.threshold else "",
+            line += [number(similarity.contrast), "○" if same_topic(similarity, reference.threshold) else "",
                      plan_name(match.unit.doc, docs), match.unit.name, " › ".join(match.unit.context), match.unit.source]
         rows.append(line)
     return _csv_bytes(rows)

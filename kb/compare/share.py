@@ -1,18 +1,27 @@
-"""The Compare tab's shareable URL: ``?tab=compare&topic=…&left=…&right=…``.
+"""The Compare tab's shareable URL: ``?tab=compare&topic=…&left=…&right=…``, and absolute links.
 
 Kept free of gradio so the round trip is tested in milliseconds; the tab reads the
-query string on page load and writes it after each comparison.
+query string on page load and writes it after each comparison. A link that leaves the
+page (pasted into an e-mail, a CSV cell opened in Excel) must be absolute: a bare
+``?tab=compare…`` means nothing there, so :func:`absolute` puts the app's address in
+front — ``KB_PUBLIC_URL`` when set (the address people use, behind a proxy), else the
+address the request came to.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+from kb.errors import KbError
 from kb.ingest.corpus import KUMAMOTO, KURUME
 
 TAB = "compare"
 _LIMIT = 200
+
+
+class PublicUrlError(KbError, ValueError):
+    """The configured public address cannot start a link."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,18 @@ def encode(state: CompareState) -> str:
     """``?tab=compare&topic=…&left=…&right=…`` (sides always written: a link must not
     change meaning when the defaults do)."""
     return "?" + urlencode([("tab", TAB), ("topic", state.topic), ("left", state.left), ("right", state.right)])
+
+
+def absolute(query: str, base: str) -> str:
+    """``base`` + ``query`` (``?q=…``): an address that opens the same view from anywhere;
+    unchanged when no base is known (a relative link still works inside the page)."""
+    if not base:
+        return query
+    parts = urlsplit(base.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise PublicUrlError(f"KB_PUBLIC_URL is not an http(s) address: {base!r}; set it like https://kb.example.org/")
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, query.lstrip("?"), ""))
 
 
 def decode(query: str) -> CompareState | None:

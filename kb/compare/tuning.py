@@ -9,6 +9,10 @@ dense weight and threshold that maximise F-beta with beta = 0.5 (precision count
 double: a false match hides a real "only in" difference); :func:`strong_threshold`
 the 強い対応 level (beta = 0.25); :func:`cross_validate` says how well the choice
 generalises. The precision/recall curve is scikit-learn's when it is installed.
+
+Scores and thresholds are compared as the memo prints them (:func:`kb.compare.strength.shown`,
+4 decimals), and thresholds are chosen on that grid: the rule tuned here is exactly the rule
+the memo applies, so a printed contrast and the printed threshold never disagree with the label.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.compare.align import Aligner, Unit
+from kb.compare.strength import shown
+from kb.compare.units import Aligner, Unit
 
 WEIGHTS = tuple(round(0.05 * i, 2) for i in range(21))
 
@@ -98,9 +103,10 @@ def fbeta(precision: float, recall: float, beta: float = BETA) -> float:
 
 
 def evaluate(pairs: Sequence[LabelledPair], weight: float, threshold: float, beta: float = BETA) -> Choice:
-    tp = sum(p.same and p.score(weight) >= threshold for p in pairs)
-    fp = sum((not p.same) and p.score(weight) >= threshold for p in pairs)
-    fn = sum(p.same and p.score(weight) < threshold for p in pairs)
+    kept = [shown(p.score(weight)) >= shown(threshold) for p in pairs]
+    tp = sum(p.same and keep for p, keep in zip(pairs, kept, strict=True))
+    fp = sum((not p.same) and keep for p, keep in zip(pairs, kept, strict=True))
+    fn = sum(p.same and not keep for p, keep in zip(pairs, kept, strict=True))
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     return Choice(weight, threshold, precision, recall, fbeta(precision, recall, 1.0), fbeta(precision, recall, beta),
@@ -108,24 +114,26 @@ def evaluate(pairs: Sequence[LabelledPair], weight: float, threshold: float, bet
 
 
 def _cut_points(pairs: Sequence[LabelledPair], weight: float) -> list[float]:
-    """Candidate thresholds: scikit-learn's precision_recall_curve cut points when it is
-    installed (the observed scores), else the same by hand; then the midpoints between
-    neighbours, so the chosen value does not sit on one labelled pair."""
+    """Candidate thresholds: the printed scores (scikit-learn's precision_recall_curve cut
+    points when it is installed, else the same by hand), then between each two neighbours
+    their midpoint as printed, so the chosen value does not sit on one labelled pair where
+    the grid leaves room."""
+    printed = [shown(p.score(weight)) for p in pairs]
     try:
         from sklearn.metrics import precision_recall_curve
 
-        _, _, cuts = precision_recall_curve([p.same for p in pairs], [p.score(weight) for p in pairs])
-        scores = sorted({round(float(c), 6) for c in cuts})
+        _, _, cuts = precision_recall_curve([p.same for p in pairs], printed)
+        scores = sorted({shown(float(c)) for c in cuts})
     except ImportError:  # pragma: no cover - scikit-learn is in the dev environment
-        scores = sorted({round(p.score(weight), 6) for p in pairs})
-    return [(a + b) / 2 for a, b in itertools.pairwise(scores)] or scores
+        scores = sorted(set(printed))
+    return sorted({shown((a + b) / 2) for a, b in itertools.pairwise(scores)}) or scores
 
 
 def best_threshold(pairs: Sequence[LabelledPair], weight: float, beta: float = BETA) -> Choice:
     """The F-beta-best threshold for one weight (ties: the higher precision)."""
     best = None
     for threshold in _cut_points(pairs, weight):
-        choice = evaluate(pairs, weight, round(threshold, 4), beta)
+        choice = evaluate(pairs, weight, threshold, beta)
         if best is None or (choice.fbeta, choice.precision) > (best.fbeta, best.precision):
             best = choice
     assert best is not None
@@ -157,12 +165,12 @@ def strong_threshold(pairs: Sequence[LabelledPair], weight: float, threshold: fl
     median splits the kept matches into a clearly-above half (強い対応) and a near-the-line
     half (部分的), and its precision is reported next to it.
     """
-    kept = sorted(p.score(weight) for p in pairs if p.same and p.score(weight) >= threshold)
+    kept = sorted(p.score(weight) for p in pairs if p.same and shown(p.score(weight)) >= shown(threshold))
     if not kept:
         return evaluate(pairs, weight, threshold, STRONG_BETA)
     middle = len(kept) // 2
     median = kept[middle] if len(kept) % 2 else (kept[middle - 1] + kept[middle]) / 2
-    return evaluate(pairs, weight, round(median, 4), STRONG_BETA)
+    return evaluate(pairs, weight, shown(median), STRONG_BETA)
 
 
 def cross_validate(pairs: Sequence[LabelledPair], folds: int = 5, seed: int = 7) -> Choice:

@@ -20,19 +20,25 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kb.errors import CorpusError
 from kb.ingest.corpus import MANIFEST_NAME, Document, load_corpus
 from kb.ingest.intent import Intent, stage_prefix, trash_prefix, write_atomic
 from kb.ingest.manifest_edit import listed_files, render_entry, with_entry, without_entry
+from kb.ingest.names import NEW_NAME_BYTES, name_problem, resolve_name, shown
 from kb.ingest.pages import PAGES_SUFFIX, SOURCES, PageMap, write_pages
 
-__all__ = ["SUPPORTED", "AddError", "Converted", "CorpusChange", "PlanInfo", "add_to_corpus", "convert",
-           "manifest_entry", "remove_from_corpus", "stem_for", "with_entry", "without_entry"]
+if TYPE_CHECKING:
+    from kb.ingest.parse.model import ParsedDocument
+
+__all__ = ["SUPPORTED", "AddError", "Converted", "CorpusChange", "PlanInfo", "StagedPlan", "Staging", "add_to_corpus",
+           "convert", "manifest_entry", "remove_from_corpus", "staging", "stem_for", "with_entry", "without_entry"]
 
 #: File types kb can add, by suffix.
 SUPPORTED = {".txt": "text", ".pdf": "pdf", ".html": "html", ".htm": "html"}
@@ -75,7 +81,10 @@ def stem_for(path: Path, stem: str | None = None) -> str:
     name = re.sub(r"\s+", "-", name)
     if not name or name.startswith(".") or _BAD_STEM.search(name):
         raise AddError(f"{name!r} cannot be a document name (no ':', '/' or leading '.')")
-    return name
+    problem = name_problem(name, max_bytes=NEW_NAME_BYTES)  # over-long, control characters
+    if problem:
+        raise AddError(f"{shown(name)} cannot be a document name: {problem} (rename the file)")
+    return unicodedata.normalize("NFC", name)  # one spelling on disk, whichever system named the file
 
 
 def convert(path: Path) -> Converted:
@@ -155,17 +164,156 @@ def _read_manifest(corpus_dir: Path) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def describe_outline(doc: Document) -> str:
+def describe_outline(doc: Document, parsed: ParsedDocument | None = None) -> str:
     """The manifest's ``structure`` line for an added plan: what the parser found in it."""
     from collections import Counter
 
     from kb.ingest.parse import family_for
 
     family = family_for(doc)
-    parsed = family.parse(doc)
+    parsed = parsed or family.parse(doc)
     counts = Counter(str(s.kind) for s in parsed.sections if s.heading)
     found = ", ".join(f"{counts[k]} {k}" for k in ("goal", "measure", "kpi") if counts[k])
     return f"added with kb add; {family.FAMILY} outline: {found or 'no numbered headings'}"
+
+
+@dataclass(frozen=True)
+class StagedPlan:
+    """A plan converted, checked and waiting in the staging folder to be installed."""
+
+    source: Path
+    name: str
+    #: As it will load from the corpus (manifest entry included); ``parsed`` is its outline.
+    document: Document
+    parsed: ParsedDocument
+    pages: int | None
+
+
+class Staging:
+    """A copy of the corpus beside it, into which plans are staged one at a time.
+
+    Each :meth:`stage` is all or nothing: a file that cannot be converted or does not load
+    with the others leaves the staged copy exactly as it was, so one bad file in a batch
+    costs only itself. :meth:`install` then moves every staged plan into the real corpus
+    under one intent journal and writes the manifest once: a batch is one change, undone or
+    finished as a whole, like a single add. Open it with :func:`staging`.
+    """
+
+    def __init__(self, corpus_dir: Path, folder: Path) -> None:
+        self.corpus_dir = corpus_dir
+        self.manifest_before = _read_manifest(corpus_dir)
+        self.corpus = folder / "corpus"
+        shutil.copytree(corpus_dir, self.corpus, ignore=shutil.ignore_patterns(SOURCES))
+        self.sources = folder / SOURCES
+        self.sources.mkdir()
+        self.plans: list[StagedPlan] = []
+        #: Names in the corpus (files and manifest entries), casefolded: a new plan may take none of them.
+        self._taken = _known_stems(corpus_dir) | {Path(f).stem.casefold() for f in self._listed()}
+
+    def _listed(self) -> list[str]:
+        try:
+            return listed_files(_manifest_text(self.manifest_before)) if self.manifest_before else []
+        except CorpusError:
+            return []  # an unreadable manifest is refused when the first entry is added to it
+
+    def stage(self, source: Path, info: PlanInfo, stem: str | None = None) -> StagedPlan:
+        """Convert ``source`` and check it loads with the corpus and everything staged before it."""
+        source = Path(source)
+        name = stem_for(source, stem)
+        if source.suffix.lower() not in SUPPORTED:
+            convert(source)  # raises the unsupported-type error
+        if name.casefold() in self._taken:
+            raise AddError(f"a document named {name!r} is already in {self.corpus_dir}; `kb remove {name}` first, "
+                           "or add the file under another name")
+        earlier = next((p for p in self.plans if p.name.casefold() == name.casefold()), None)
+        if earlier is not None:
+            raise AddError(f"{source.name}: {earlier.source.name} of the same batch is already added as {earlier.name!r}; "
+                           "rename one of the two files")
+        converted = convert(source)
+        if not any(x.strip() for x in converted.lines):
+            raise AddError(f"{source.name}: no text to add")
+        manifest = self.corpus / MANIFEST_NAME
+        manifest_was = manifest.read_bytes() if manifest.is_file() else None
+        text_path = self.corpus / f"{name}.txt"
+        kept = [self.sources / f"{name}{source.suffix.lower()}", self.sources / f"{name}{PAGES_SUFFIX}"]
+        try:
+            plan = self._stage(source, name, converted, info, text_path, manifest_was)
+        except BaseException:  # put the staged copy back as it was before this file
+            text_path.unlink(missing_ok=True)
+            for path in kept:
+                path.unlink(missing_ok=True)
+            if manifest_was is None:
+                manifest.unlink(missing_ok=True)
+            else:
+                manifest.write_bytes(manifest_was)
+            raise
+        self.plans.append(plan)
+        return plan
+
+    def _stage(self, source: Path, name: str, converted: Converted, info: PlanInfo, text_path: Path,
+               manifest_was: bytes | None) -> StagedPlan:
+        from kb.ingest.parse import parse_document
+
+        text_path.write_text(converted.text, encoding="utf-8")
+        # Trial load: the new plan must load with the others and keep some text after parsing.
+        documents = {d.doc: d for d in load_corpus(self.corpus)}
+        if name not in documents:
+            raise AddError(f"{source.name}: the converted text did not load as {name}.txt")
+        parsed = parse_document(documents[name])
+        if not any(s.lines for s in parsed.sections):
+            raise AddError(f"{source.name}: no text to add (only blank lines, page numbers or headers)")
+        kept_source = f"{SOURCES}/{name}{source.suffix.lower()}"
+        entry = manifest_entry(name, replace(info, title=info.title or converted.title or name), source=kept_source,
+                               structure=describe_outline(documents[name], parsed))
+        manifest_new = with_entry(_manifest_text(manifest_was), entry)
+        (self.corpus / MANIFEST_NAME).write_text(manifest_new, encoding="utf-8", newline="")
+        # The manifest parses and lists an existing file; the plan as it will load, entry included.
+        document = next(d for d in load_corpus(self.corpus) if d.doc == name)
+        shutil.copy2(source, self.sources / Path(kept_source).name)
+        if converted.pages is not None:
+            write_pages(self.sources / f"{name}{PAGES_SUFFIX}", PageMap(kept_source, tuple(converted.pages)))
+        return StagedPlan(source, name, document, parsed, max(converted.pages) if converted.pages else None)
+
+    def install(self) -> CorpusChange:
+        """Move every staged plan into the corpus, then the manifest: one journalled change.
+
+        The journal is written first (every path this creates), new files next, the manifest
+        last; any failure on the way undoes all of it.
+        """
+        if not self.plans:
+            raise AddError("no plan was staged, so there is nothing to add")
+        names = [plan.name for plan in self.plans]
+        owner = {f"{p.name}{suffix}": p.name for p in self.plans for suffix in (".txt", PAGES_SUFFIX, p.source.suffix.lower())}
+        sources = self.corpus_dir / SOURCES
+        staged_files = sorted(self.sources.iterdir())
+        moves = [(staged, sources / staged.name) for staged in staged_files]
+        moves += [(self.corpus / f"{name}.txt", self.corpus_dir / f"{name}.txt") for name in names]
+        for _, target in moves:
+            if target.exists():
+                raise AddError(f"{target} already exists; move it away or `kb remove {owner[target.name]}` first")
+        manifest_new = (self.corpus / MANIFEST_NAME).read_bytes()
+        change = CorpusChange(self.corpus_dir, "add", " ".join(names), self.manifest_before,
+                              created=[target for _, target in moves])
+        change.write()
+        try:
+            sources.mkdir(exist_ok=True)
+            for staged, target in moves:
+                os.replace(staged, target)
+            write_atomic(self.corpus_dir / MANIFEST_NAME, manifest_new)
+        except BaseException:
+            change.rollback()
+            raise
+        return change
+
+
+@contextmanager
+def staging(corpus_dir: Path) -> Iterator[Staging]:
+    """A :class:`Staging` of ``corpus_dir``; its folder is removed on leaving (installed files were moved out)."""
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        raise AddError(f"corpus folder not found: {corpus_dir}")
+    with _staging(corpus_dir) as folder:
+        yield Staging(corpus_dir, folder)
 
 
 def add_to_corpus(corpus_dir: Path, source: Path, info: PlanInfo, *, stem: str | None = None) -> tuple[CorpusChange, str]:
@@ -174,65 +322,9 @@ def add_to_corpus(corpus_dir: Path, source: Path, info: PlanInfo, *, stem: str |
     Nothing in the corpus changes unless conversion and a trial load both succeed.
     The caller rebuilds the index and then commits or rolls back the change.
     """
-    corpus_dir = Path(corpus_dir)
-    source = Path(source)
-    if not corpus_dir.is_dir():
-        raise AddError(f"corpus folder not found: {corpus_dir}")
-    name = stem_for(source, stem)
-    if source.suffix.lower() not in SUPPORTED:
-        convert(source)  # raises the unsupported-type error
-    if name.casefold() in _known_stems(corpus_dir):
-        raise AddError(f"a document named {name!r} is already in {corpus_dir}; `kb remove {name}` first, "
-                       "or add the file under another name")
-    converted = convert(source)
-    if not any(x.strip() for x in converted.lines):
-        raise AddError(f"{source.name}: no text to add")
-    manifest_before = _read_manifest(corpus_dir)
-    title = info.title or converted.title or name
-    kept_source = f"{SOURCES}/{name}{source.suffix.lower()}"
-    with _staging(corpus_dir) as stage:
-        staged_corpus = stage / "corpus"
-        shutil.copytree(corpus_dir, staged_corpus, ignore=shutil.ignore_patterns(SOURCES))
-        (staged_corpus / f"{name}.txt").write_text(converted.text, encoding="utf-8")
-        # Trial load: the new plan must load with the others and keep some text after parsing.
-        documents = {d.doc: d for d in load_corpus(staged_corpus)}
-        if name not in documents:
-            raise AddError(f"{source.name}: the converted text did not load as {name}.txt")
-        new = documents[name]
-        from kb.ingest.parse import parse_document
-
-        if not any(s.lines for s in parse_document(new).sections):
-            raise AddError(f"{source.name}: no text to add (only blank lines, page numbers or headers)")
-        entry = manifest_entry(name, PlanInfo(title, info.city, info.kind, info.period, info.prefecture,
-                                              info.title_en), source=kept_source, structure=describe_outline(new))
-        manifest_new = with_entry(_manifest_text(manifest_before), entry)
-        (staged_corpus / MANIFEST_NAME).write_text(manifest_new, encoding="utf-8", newline="")
-        load_corpus(staged_corpus)  # the manifest parses and lists an existing file
-        staged_sources = stage / SOURCES
-        staged_sources.mkdir()
-        shutil.copy2(source, staged_sources / Path(kept_source).name)
-        if converted.pages is not None:
-            write_pages(staged_sources / f"{name}{PAGES_SUFFIX}", PageMap(kept_source, tuple(converted.pages)))
-        # Install: the journal first (every path this creates), new files next, the manifest last.
-        sources = corpus_dir / SOURCES
-        staged_files = sorted(staged_sources.iterdir())
-        text_path = corpus_dir / f"{name}.txt"
-        targets = [sources / staged.name for staged in staged_files]
-        for target in (*targets, text_path):
-            if target.exists():
-                raise AddError(f"{target} already exists; move it away or `kb remove {name}` first")
-        change = CorpusChange(corpus_dir, "add", name, manifest_before, created=[*targets, text_path])
-        change.write()
-        try:
-            sources.mkdir(exist_ok=True)
-            for staged, target in zip(staged_files, targets):
-                os.replace(staged, target)
-            os.replace(staged_corpus / f"{name}.txt", text_path)
-            write_atomic(corpus_dir / MANIFEST_NAME, manifest_new.encode("utf-8"))
-        except BaseException:
-            change.rollback()
-            raise
-    return change, name
+    with staging(corpus_dir) as batch:
+        plan = batch.stage(Path(source), info, stem)
+        return batch.install(), plan.name
 
 
 def _manifest_text(data: bytes | None) -> str:
@@ -243,19 +335,22 @@ def _manifest_text(data: bytes | None) -> str:
 
 
 def plan_path(corpus_dir: Path, stem: str, manifest: bytes | None) -> Path:
-    """``corpus/<stem>.txt`` if ``stem`` names a plan the manifest lists, else a refusal.
+    """``corpus/<name>.txt`` of the plan the manifest lists under ``stem``, else a refusal.
 
-    ``stem`` comes from the command line (or a caller's string): a name with a path in it
+    ``stem`` comes from the command line (or a caller's string) and may be spelled as ``kb show``
+    takes it (``name``, ``name.txt``, :func:`kb.ingest.names.spellings`). A name with a path in it
     (``../victim``, ``/abs/x``) or one that only happens to match a file must never decide
-    what is deleted, so it has to be one of the manifest's ``file`` entries, a plain
+    what is deleted, so the path is built from the manifest's own ``file`` entry, a plain
     file name directly inside the corpus folder.
     """
     listed = [name for name in listed_files(_manifest_text(manifest)) if name.endswith(".txt")] if manifest else []
-    file_name = f"{stem}.txt"
-    plain = bool(stem) and not stem.startswith(".") and not _BAD_STEM.search(stem) and "\x00" not in stem
-    if not plain or file_name not in listed:
-        known = ", ".join(sorted(name.removesuffix(".txt") for name in listed)) or "none"
-        raise AddError(f"no document named {stem!r} in {corpus_dir} (documents: {known})")
+    known = [name.removesuffix(".txt") for name in listed]
+    name = resolve_name(stem, known)
+    if name is None:
+        problem = name_problem(stem)
+        raise AddError(f"no document named {shown(stem)} in {corpus_dir}: {problem}" if problem else
+                       f"no document named {shown(stem)} in {corpus_dir} (documents: {', '.join(sorted(known)) or 'none'})")
+    file_name = f"{name}.txt"
     path = corpus_dir / file_name
     if path.is_symlink() or not path.is_file() or path.resolve().parent != corpus_dir.resolve():
         raise AddError(f"{MANIFEST_NAME} lists {file_name}, but {path} is not a plain file in {corpus_dir}: "
@@ -269,6 +364,7 @@ def remove_from_corpus(corpus_dir: Path, stem: str) -> CorpusChange:
     manifest_before = _read_manifest(corpus_dir)
     text_path = plan_path(corpus_dir, stem, manifest_before)
     assert manifest_before is not None  # plan_path found the plan in it
+    stem = text_path.stem  # the name as the manifest lists it, however it was spelled
     manifest_new = without_entry(_manifest_text(manifest_before), text_path.name)
     sources = corpus_dir / SOURCES
     victims = [text_path]

@@ -18,7 +18,6 @@ read is returned as a :class:`KpiProblem`.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -30,7 +29,8 @@ from kb.ingest.corpus import Document, load_corpus
 from kb.ingest.parse import KpiTable, kpi_tables, parse_document
 from kb.ingest.parse.common import fold_width
 from kb.ingest.parse.model import MEASURE, ParsedDocument, Section
-from kb.kpi import layouts
+from kb.kpi import general, layouts
+from kb.kpi.coverage import Coverage, GoldRow, coverage, coverage_markdown, read_gold  # noqa: F401 - re-exported
 from kb.kpi.layouts import Progress, Row
 
 PATH_SEPARATOR = " > "
@@ -99,10 +99,12 @@ class Kpi:
         """One line a planner can paste: "市内総生産額: 2,496 十億円 (H27(2015)) → 2,692 十億円 (R5(2023))"."""
         if not self.has_values:
             return f"{self.name}（{self.label}: 目標値の記載なし / no values in the plan）"
-        unit = self.unit
-        base = "—" if self.base_value is None else f"{self.base_value}{unit}" + (
+        def figure(value: str) -> str:  # 「増加」 is a direction, not a figure with a unit
+            return value + self.unit if any(c.isdigit() for c in value) else value
+
+        base = "—" if self.base_value is None else figure(self.base_value) + (
             f" ({self.base_year})" if self.base_year else "")
-        target = f"{self.target_value}{unit}" + (f" ({self.target_year})" if self.target_year else "")
+        target = figure(str(self.target_value)) + (f" ({self.target_year})" if self.target_year else "")
         reprint = "（再掲）" if self.reprint else ""
         return f"{reprint}{self.name}: {base} → {target}"
 
@@ -165,11 +167,11 @@ _AD_RE = re.compile(r"(?<!\d)(?P<ad>(?:19|20)\d{2})(?!\d)")
 
 
 def year_ad(label: str) -> int | None:
-    """The Western year a label names: "H30(2018)"→2018, "R4年度"→2022, "令和12年度末"→2030."""
+    """The Western year a label names: "H30(2018)"→2018, "R4年度"→2022, "令和12年度末"→2030, "令和元年度"→2019."""
     ad = _AD_RE.findall(label)
     if ad:
         return int(ad[-1])
-    eras = list(_ERA_RE.finditer(fold_width(label)))
+    eras = list(_ERA_RE.finditer(re.sub(r"(?<=令和|平成)元", "1", fold_width(label))))  # 令和元年度 = 2019
     if not eras:
         return None
     era = eras[-1]
@@ -367,10 +369,20 @@ def _population(builder: _Builder) -> None:
                 builder.add([row], [], label=label, layout="population", path=measure_path(section.path))
 
 
+def _general(builder: _Builder) -> None:
+    """Plans no family parser knows: the common printed forms (kb.kpi.general)."""
+    reading = general.read_general(builder.doc, builder.parsed)
+    for found in reading.found:
+        builder.add([found.row], [], label=found.label, layout=found.layout, path=measure_path(found.path))
+    builder.add([], reading.problems, label="", layout="", path=())
+
+
 def extract_document(doc: Document, parsed: ParsedDocument | None = None) -> KpiExtraction:
     """All KPI records of one document, in line order, and the lines that could not be read."""
     builder = _Builder(doc, parsed or parse_document(doc))
-    for step in (_floating, _appendix, _diamonds, _progress_tables, _indicators, _population):
+    family = builder.parsed.family == general.FAMILY
+    for step in (_general, _population) if family else (_floating, _appendix, _diamonds, _progress_tables,
+                                                         _indicators, _population):
         step(builder)
     kpis = sorted(builder.kpis, key=lambda k: (k.line_start, k.name))
     return KpiExtraction(kpis=kpis, problems=sorted(builder.problems, key=lambda p: p.line))
@@ -393,7 +405,8 @@ def _cached(corpus_dir: str, stamp: tuple[tuple[str, float], ...]) -> KpiExtract
 def load_kpis(corpus_dir: Path | str = "corpus") -> KpiExtraction:
     """Extraction of a corpus folder, cached until one of its files changes (~0.3 s cold)."""
     folder = Path(corpus_dir)
-    stamp = tuple(sorted((p.name, p.stat().st_mtime) for p in folder.glob("*.txt"))) if folder.is_dir() else ()
+    files = [*folder.glob("*.txt"), *folder.glob("manifest.toml")] if folder.is_dir() else []
+    stamp = tuple(sorted((p.name, p.stat().st_mtime) for p in files))  # a manifest edit can rename a city
     return _cached(str(folder.resolve()), stamp)
 
 
@@ -456,73 +469,3 @@ def filter_kpis(
             continue
         out.append(kpi)
     return out
-
-
-# ----------------------------------------------------------------------------- coverage
-
-
-@dataclass(frozen=True)
-class GoldRow:
-    doc: str
-    line: int
-    name: str
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """KPI rows one document has (counted by reading it) against what was extracted."""
-
-    doc: str
-    in_text: int
-    extracted: int
-    found: int
-    with_values: int
-    names_only: int
-    problems: int
-    missing: tuple[GoldRow, ...] = ()
-
-    @property
-    def recall(self) -> float:
-        return self.found / self.in_text if self.in_text else 1.0
-
-
-def read_gold(path: Path | str) -> list[GoldRow]:
-    """The hand-counted KPI rows (eval/compare/kpi_rows.toml): doc → [[line, name], …]."""
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    rows = []
-    for doc, entry in data.get("documents", {}).items():
-        for line, name in entry.get("rows", []):
-            rows.append(GoldRow(doc=doc, line=int(line), name=str(name)))
-    return rows
-
-
-def _same(gold: GoldRow, kpi: Kpi) -> bool:
-    return kpi.doc == gold.doc and kpi.line_start == gold.line and fold_width(kpi.name) == fold_width(gold.name)
-
-
-def coverage(extraction: KpiExtraction, gold: Sequence[GoldRow], docs: Iterable[str]) -> list[Coverage]:
-    out = []
-    for doc in docs:
-        mine = extraction.for_doc(doc)
-        wanted = [g for g in gold if g.doc == doc]
-        missing = tuple(g for g in wanted if not any(_same(g, k) for k in mine))
-        out.append(Coverage(
-            doc=doc, in_text=len(wanted), extracted=len(mine), found=len(wanted) - len(missing),
-            with_values=sum(k.has_values for k in mine), names_only=sum(not k.has_values for k in mine),
-            problems=sum(p.doc == doc for p in extraction.problems), missing=missing,
-        ))
-    return out
-
-
-def coverage_markdown(rows: Sequence[Coverage]) -> str:
-    lines = [
-        "| document | KPI rows in the text | extracted | matched | with a target value | names only (no values) | unread lines |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        lines.append(f"| {row.doc} | {row.in_text} | {row.extracted} | {row.found} | {row.with_values} | "
-                     f"{row.names_only} | {row.problems} |")
-    total = [sum(getattr(r, f) for r in rows) for f in ("in_text", "extracted", "found", "with_values",
-                                                         "names_only", "problems")]
-    lines.append("| **total** | " + " | ".join(str(t) for t in total) + " |")
-    return "\n".join(lines)

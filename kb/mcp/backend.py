@@ -22,7 +22,8 @@ from typing import Any
 
 from kb.chunk import Chunk, chunk_document
 from kb.errors import KbError, QueryError
-from kb.ingest.corpus import CITY_CHOICES, resolve_city
+from kb.ingest.corpus import resolve_city
+from kb.ingest.names import resolve_name, unknown_name_message
 from kb.search.searcher import Filters, Hit, validate_query
 from kb.service import Session, open_session
 
@@ -34,6 +35,8 @@ MAX_KPIS = 100
 HIT_KPIS = 3
 #: A heading longer than this is cut in a citation.
 LABEL_CHARS = 40
+#: Most passages one ``mentions`` call lists (the counts always cover them all).
+MAX_PASSAGES = 200
 #: Seconds between checks whether ``kb build`` swapped in a new index.
 RELOAD_CHECK_S = 1.0
 
@@ -206,21 +209,45 @@ class Backend:
                                            measure["line_end"])
         return out
 
+    def mentions(self, terms: Sequence[str], city: str | None = None, doc: str | None = None,
+                 kind: str | None = None, synonyms: bool = False, require_all: bool = False) -> dict[str, Any]:
+        """``kb mentions TERM … --json``: every passage that mentions the terms, counts per plan, citations."""
+        from kb.present_mentions import concordance_json
+        from kb.search.concordance import corpus_lines, find_mentions, validate_terms
+
+        wanted = validate_terms(terms)
+        session = self.session()
+        concordance = find_mentions(session.searcher, corpus_lines(session.corpus_dir), wanted,
+                                    filters=Filters(city=city or None, doc=doc or None, kind=kind or None),
+                                    synonyms=synonyms, require_all=require_all)
+        out = concordance_json(concordance)
+        out["truncated"] = len(out["passages"]) > MAX_PASSAGES
+        out["passages"] = out["passages"][:MAX_PASSAGES]
+        for row in out["passages"]:
+            row["citation"] = citation(row["city"], row["title"], row["heading_path"], row["doc"],
+                                       row["line_start"], row["line_end"])
+        if session.stale:
+            out["warning"] = session.stale_warning()
+        return out
+
     def kpi(self, query: str | None = None, city: str | None = None, doc: str | None = None) -> dict[str, Any]:
         """``kb kpi [--query Q] [--city C] [--doc D] --json``: KPI records with their source lines."""
         from kb.kpi.extract import filter_kpis, load_kpis
         from kb.kpi.lookup import kpis_for_question
+        from kb.kpi.scope import corpus_scope
 
         corpus = self.corpus_dir()
         city = resolve_city(city or None)
+        scope = corpus_scope(corpus)  # as `kb kpi`: any city or plan the manifest lists
+        if city and city not in scope.cities:
+            raise QueryError(scope.unknown_city(city))
+        documents = list(scope.documents)
         extraction = load_kpis(corpus)
-        cities = set(CITY_CHOICES) | {k.city for k in extraction.kpis} | {k.area for k in extraction.kpis if k.area}
-        if city and city not in cities:
-            raise QueryError(f"unknown city {city!r} (choose from {', '.join(sorted(cities))}, "
-                             "or kurume, kumamoto, kouiki)")
-        documents = sorted({p.stem for p in corpus.glob("*.txt")})
-        if doc and doc not in documents:
-            raise QueryError(f"unknown document {doc!r} (known: {', '.join(documents)})")
+        if doc:
+            resolved = resolve_name(doc, documents)
+            if resolved is None:
+                raise QueryError(unknown_name_message(doc, documents))
+            doc = resolved
         kpis = filter_kpis(extraction.kpis, city=city, doc=doc or None)
         out: dict[str, Any] = {}
         if query:
@@ -247,16 +274,22 @@ class Backend:
 
     def outline(self, doc: str) -> str:
         """The outline of one plan of the index (the ``kb://plan/{doc}`` resource)."""
+        from urllib.parse import unquote
+
         from kb.sourceview import find_document
 
         documents = self.documents()
-        if doc not in documents:
-            raise QueryError(f"unknown document {doc!r} (known: {', '.join(sorted(documents))})")
-        return outline_markdown(documents[doc], chunk_document(find_document(self.corpus_dir(), doc)))
+        resolved = resolve_name(unquote(doc), documents)
+        if resolved is None:
+            raise QueryError(unknown_name_message(doc, documents))
+        return outline_markdown(documents[resolved], chunk_document(find_document(self.corpus_dir(), resolved)))
 
 
 def plan_uri(doc: str) -> str:
-    return f"kb://plan/{doc}"
+    """``kb://plan/<doc>``, the name percent-encoded (a plan named in Japanese or with a space is still a URI)."""
+    from urllib.parse import quote
+
+    return f"kb://plan/{quote(doc, safe='')}"
 
 
 def _measures(comparison: dict[str, Any]) -> list[dict[str, Any]]:

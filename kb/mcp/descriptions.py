@@ -50,6 +50,15 @@ List the plans in the index with doc id, title (Japanese and English), city, are
 Use it to find the `doc` or `city` values the other tools take; each plan's outline is the resource
 `kb://plan/{doc}`."""
 
+MENTIONS = """\
+語（例: 空き家、文化財、男女共同参画）を含む記述を、計画と節ごとに、すべて行番号付きで返します（上位だけではありません）。
+表記ゆれは Sudachi の正規化で同一視します（子ども/子供/こども、空家/空き家）。synonyms で同義語も含め、
+複数の語は「いずれか」、all_terms=true で「すべて」を含む記述です。
+Every passage that mentions a term, grouped by plan and section, with the exact lines and a one-line excerpt
+of each mention, and counts per plan (`plans`). Use it instead of search when the question asks for *all*
+mentions, a list or a count (「すべて」「洗い出し」「何か所」); spelling variants are matched through Sudachi's
+normalised forms. Several terms match any of them (`all_terms`: every one)."""
+
 OUTLINE = """\
 計画の構成（見出しの階層と開始行）。 The outline of one plan: its headings, nested, each with the line it
 starts at (open one with the show tool)."""
@@ -68,3 +77,6 @@ LEFT = "左側 / left side: a city (久留米市, kurume, 熊本市, kouiki) or 
 RIGHT = "右側 / right side, as left; default 熊本市"
 COMPARE_K = "各側の施策数 / measures per side (1-30)"
 KPI_QUERY = "このテーマのKPIを優先 / put the KPIs about this first (optional)"
+TERMS = "探す語（1つ以上）/ the words to find, e.g. [\"空き家\"] or [\"文化財\", \"歴史\"]"
+SYNONYMS = "Sudachi の同義語も探す / also find the forms of each word's synonym group (listed in the answer)"
+REQUIRE_ALL = "すべての語を含む記述だけ / only passages that mention every term (default: any of them)"

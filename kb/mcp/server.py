@@ -13,7 +13,6 @@ which name module-level types only, to build their input schemas.)
 """
 
 import contextlib
-import functools
 import logging
 import sys
 from collections.abc import Callable
@@ -22,8 +21,8 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
-from mcp.server.mcpserver.resources import FunctionResource
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import Resource as MCPResource
 from pydantic import Field
 
 from kb.errors import KbError
@@ -52,6 +51,9 @@ Left = Annotated[str | None, Field(description=say.LEFT)]
 Right = Annotated[str | None, Field(description=say.RIGHT)]
 CompareCount = Annotated[int, Field(description=say.COMPARE_K, ge=1, le=30)]
 KpiQuery = Annotated[str | None, Field(description=say.KPI_QUERY)]
+Terms = Annotated[list[str], Field(description=say.TERMS, min_length=1, max_length=20)]
+Synonyms = Annotated[bool, Field(description=say.SYNONYMS)]
+RequireAll = Annotated[bool, Field(description=say.REQUIRE_ALL)]
 
 
 def tool_error(message: str) -> CallToolResult:
@@ -78,9 +80,31 @@ def guarded(name: str, action: Callable[[], dict[str, Any]]) -> Any:
         return tool_error(f"unexpected {exc.__class__.__name__}: {exc} (the server log has the traceback)")
 
 
+class PlanServer(MCPServer):
+    """An ``MCPServer`` whose resource list is the index's plans *now*.
+
+    Each plan's outline is read through the ``kb://plan/{doc}`` template; listing them
+    anew on every ``resources/list`` lets a client see a plan ``kb add`` added (or stop
+    seeing one ``kb remove`` took out) without restarting the server.
+    """
+
+    def __init__(self, backend: Backend, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.backend = backend
+
+    async def list_resources(self) -> list[MCPResource]:
+        try:
+            documents = self.backend.documents()
+        except KbError:  # no index yet: the template still answers once there is one
+            documents = {}
+        return [MCPResource(uri=plan_uri(doc), name=doc, title=f"{meta.get('title', doc)}（{meta.get('city', '')}）",
+                            description=f"{say.OUTLINE} {meta.get('period', '')}".strip(), mime_type="text/markdown")
+                for doc, meta in sorted(documents.items())] + await super().list_resources()
+
+
 def build_server(backend: Backend) -> MCPServer:
-    """An ``MCPServer`` with kb's five tools and one outline resource per plan of the index."""
-    server: MCPServer = MCPServer("kb", instructions=say.INSTRUCTIONS, log_level="WARNING")
+    """An ``MCPServer`` with kb's tools and the outline of every plan of the index as a resource."""
+    server = PlanServer(backend, name="kb", instructions=say.INSTRUCTIONS, log_level="WARNING")
 
     def search(query: Query, city: City = None, doc: Doc = None, kind: Kind = None,
                k: HitCount = 10) -> dict[str, Any]:
@@ -98,12 +122,18 @@ def build_server(backend: Backend) -> MCPServer:
     def list_plans() -> dict[str, Any]:
         return guarded("list_plans", backend.list_plans)
 
+    def mentions(terms: Terms, city: City = None, doc: Doc = None, kind: Kind = None, synonyms: Synonyms = False,
+                 all_terms: RequireAll = False) -> dict[str, Any]:
+        return guarded("mentions", lambda: backend.mentions(terms, city=city, doc=doc, kind=kind, synonyms=synonyms,
+                                                            require_all=all_terms))
+
     tools: list[tuple[Callable[..., dict[str, Any]], str, str]] = [
         (search, "計画を検索 / Search the plans", say.SEARCH),
         (show, "原文を表示 / Show the source section", say.SHOW),
         (compare, "二市を比較 / Compare two cities or plans", say.COMPARE),
         (kpi, "KPI・数値目標 / KPIs and targets", say.KPI),
         (list_plans, "計画の一覧 / List the plans", say.LIST_PLANS),
+        (mentions, "すべての記述 / All mentions of a term", say.MENTIONS),
     ]
     for fn, title, description in tools:
         server.add_tool(fn, title=title, description=description, annotations=READ_ONLY)
@@ -116,13 +146,6 @@ def build_server(backend: Backend) -> MCPServer:
 
     server.resource("kb://plan/{doc}", name="plan", title="計画の構成 / Plan outline",
                     description=say.OUTLINE, mime_type="text/markdown")(read_outline)
-    with contextlib.suppress(KbError):  # no index yet: the template still answers once there is one
-        for doc, meta in sorted(backend.documents().items()):
-            server.add_resource(FunctionResource(
-                uri=plan_uri(doc), name=doc, title=f"{meta.get('title', doc)}（{meta.get('city', '')}）",
-                description=f"{say.OUTLINE} {meta.get('period', '')}".strip(), mime_type="text/markdown",
-                fn=functools.partial(read_outline, doc),
-            ))
     return server
 
 

@@ -75,6 +75,9 @@ class SearchResult:
     no_clear_match: bool = False
     #: For a question asking for every mention: the term and how many chunks contain it.
     mentions: dict[str, int] = field(default_factory=dict)
+    #: Whose scores the hits carry: the learned ranker's identity, ``formula``, or "" (a single
+    #: signal or a non-hybrid method); kb/rank/calibration.py turns them into relevance levels.
+    ranker: str = ""
 
 
 def same_measure(a: Chunk, b: Chunk) -> bool:

@@ -24,8 +24,9 @@ from kb.errors import QueryError
 from kb.index.dense import DenseIndexSpec, FaissIndex, search_dense
 from kb.index.storage import LoadedIndex
 from kb.ingest.corpus import CITY_CHOICES, resolve_city
+from kb.ingest.names import resolve_name, unknown_name_message
 from kb.rank.features import ChunkFacts
-from kb.rank.model import LearnedRanker
+from kb.rank.model import FORMULA, LearnedRanker
 from kb.search.expand import ExpandedQuery, QueryExpander, QueryVocabulary
 from kb.search.floor import clear_match
 from kb.search.fusion import flatness, reciprocal_rank_fusion, weighted_sum
@@ -173,8 +174,8 @@ class Searcher:
     def check_filters(self, filters: Filters) -> None:
         if filters.city and resolve_city(filters.city) not in self._cities:
             raise QueryError(f"unknown city {filters.city!r} (choose from {', '.join(self._cities)})")
-        if filters.doc and filters.doc not in self._documents:
-            raise QueryError(f"unknown document {filters.doc!r} (known: {', '.join(sorted(self._documents))})")
+        if filters.doc and resolve_name(filters.doc, self._documents) is None:  # x, x.txt: kb.ingest.names
+            raise QueryError(unknown_name_message(filters.doc, self._documents))
         kinds = [k.value for k in ChunkKind]
         if filters.kind and resolve_kind(filters.kind) not in kinds:
             raise QueryError(f"unknown kind {filters.kind!r} (choose from {', '.join(kinds)}, or 施策/目標/指標/本文)")
@@ -297,7 +298,7 @@ class Searcher:
         if filters.city:
             mask &= columns.equals("city", filters.city) | columns.equals("area", filters.city)
         if filters.doc:
-            mask &= columns.equals("doc", filters.doc)
+            mask &= columns.equals("doc", resolve_name(filters.doc, self._documents) or filters.doc)
         if filters.kind:
             mask &= columns.equals("kind", filters.kind)
         if filters.goal:
@@ -353,8 +354,11 @@ class Searcher:
         timings["fusion"] = tick() - start
         mentions = {mention.term: int(len(mention.chunks) if allowed is None else allowed[mention.chunks].sum())} \
             if mention is not None else {}
+        ranker = FORMULA if method == Method.HYBRID and signals is None else ""
+        if learned and self.learned is not None and self.learned.ranker is not None:
+            ranker = self.learned.ranker.id
         return SearchResult(query=query, expanded=expanded, method=method, hits=hits, timings=timings,
-                            no_clear_match=no_clear_match, mentions=mentions)
+                            no_clear_match=no_clear_match, mentions=mentions, ranker=ranker)
 
     def rank(
         self, expanded: ExpandedQuery, scores: dict[Signal, np.ndarray], allowed: np.ndarray | None, filters: Filters,

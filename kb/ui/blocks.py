@@ -18,10 +18,13 @@ import gradio as gr
 from kb.ingest.add import SUPPORTED
 from kb.ui import labels as L
 from kb.ui import render
+from kb.ui.add_summary import is_summary
 from kb.ui.compare_tab import add_compare_tab
+from kb.ui.links import base_url
+from kb.ui.mentions_tab import add_mentions_tab
 from kb.ui.service import MAX_ADD_BYTES, SEARCH_CONCURRENCY, SEARCH_QUEUE, SearchService, SearchView
 from kb.ui.state import DEFAULT_K, MAX_K, UIState, clamp_k, decode_query_string, decode_state
-from kb.ui.style import CSS, RESULTS_JS, SOURCE_JS
+from kb.ui.style import CSS, KEYBOARD_JS, RESULTS_JS, SOURCE_JS
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +71,19 @@ def _filter_updates(service: SearchService, state: UIState) -> tuple[Any, Any, U
 def build_app(service: SearchService) -> gr.Blocks:
     """The whole page: header, 検索 / Search and 比較 / Compare tabs, JSON API."""
     with gr.Blocks(title=L.TITLE, analytics_enabled=False, delete_cache=(3600, 7200)) as demo:
-        gr.HTML(_header_html(service), elem_id="kb-header", js_on_load=None)
-        with gr.Tabs() as tabs:
+        gr.HTML(_header_html(service), elem_id="kb-header", js_on_load=KEYBOARD_JS)
+        # Tabs wrap onto a second row on a phone: a "…" menu hid two of them, and the hidden
+        # buttons widened the page past the screen.
+        with gr.Tabs(overflow_behavior="wrap", elem_id="kb-tabs") as tabs:
             with gr.Tab(L.SEARCH_TAB, id="search"):
                 _search_tab(service, demo)
             compare_tab = add_compare_tab(service)
+            add_mentions_tab(service, demo, tabs)  # すべての記述 / All mentions (kb/ui/mentions_tab.py)
             with gr.Tab(L.ADD_TAB, id="add"):
                 _add_tab(service)
 
         def open_shared_comparison(n: float, request: gr.Request) -> list[Any]:
-            return compare_tab.from_url(dict(request.query_params) if request else {}, n)
+            return compare_tab.from_url(dict(request.query_params) if request else {}, n, request)
 
         # Outputs: the tab's topic and sides, the Tabs (to select 比較 / Compare), its result.
         outputs = compare_tab.outputs[:3] + [tabs] + compare_tab.outputs[3:]
@@ -93,9 +99,14 @@ def build_app(service: SearchService) -> gr.Blocks:
 
 
 def _add_tab(service: SearchService) -> None:
-    """計画を追加 / Add a plan: upload, describe, add; progress while the index is rebuilt."""
+    """計画を追加 / Add a plan: upload one or several files, describe, add; progress while the index is rebuilt.
+
+    Several files are one batch (one rebuild); the answer is a table with a row per file, after
+    which the form is cleared so the next batch does not resend this one (a refusal of the whole
+    request keeps it, to be corrected).
+    """
     gr.Markdown(L.ADD_HINT)
-    upload = gr.File(label=L.ADD_FILE, file_types=sorted(SUPPORTED), type="filepath",
+    upload = gr.File(label=L.ADD_FILE, file_types=sorted(SUPPORTED), file_count="multiple", type="filepath",
                      elem_id="kb-add-file")
     with gr.Row():
         title = gr.Textbox(label=L.ADD_TITLE, max_lines=1, scale=3, elem_id="kb-add-title")
@@ -105,36 +116,43 @@ def _add_tab(service: SearchService) -> None:
     button = gr.Button(L.ADD_BUTTON, variant="primary", elem_id="kb-add-button")
     message = gr.HTML("", elem_id="kb-add-message", js_on_load=None)
 
-    def on_add(path: str | None, t: str, c: str, kd: str, pd: str, request: gr.Request,
-               progress: gr.Progress = gr.Progress()) -> str:
+    def on_add(paths: list[str] | str | None, t: str, c: str, kd: str, pd: str, request: gr.Request,
+               progress: gr.Progress = gr.Progress()) -> list[Any]:
         def report(stage: str, done: int, total: int) -> None:
             progress((done, max(total, 1)), desc=stage)
 
         host = request.client.host if request is not None and request.client is not None else None
         # No request (never from the page): no headers to vouch for it either, so none pass.
         headers = dict(request.headers) if request is not None else {}
-        return service.add_plan(path, title=t or "", city=c or "", kind=kd or "", period=pd or "",
-                                progress=report, client_host=host, headers=headers)
+        answer = service.add_plan(paths, title=t or "", city=c or "", kind=kd or "", period=pd or "",
+                                  progress=report, client_host=host, headers=headers)
+        if not is_summary(answer):
+            return [answer, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()]  # keep the form to correct it
+        return [answer, None, "", "", "", ""]  # the summary, and an empty form for the next batch
 
-    button.click(on_add, inputs=[upload, title, city, kind, period], outputs=[message],
+    button.click(on_add, inputs=[upload, title, city, kind, period], outputs=[message, upload, title, city, kind, period],
                  concurrency_id="kb-add", concurrency_limit=1, api_visibility="private")
 
 
 def _search_tab(service: SearchService, demo: gr.Blocks) -> None:
     with gr.Row(equal_height=False, elem_id="kb-query-row"):
-        query = gr.Textbox(label=L.QUERY_LABEL, placeholder=L.QUERY_PLACEHOLDER, max_lines=1, scale=6,
-                           autofocus=True, elem_id="kb-query")
+        # No label block above the box (the placeholder and the box's aria-label say it): the
+        # first screen after a search has room for two result cards at 1440×900.
+        query = gr.Textbox(label=L.QUERY_LABEL, show_label=False, placeholder=L.QUERY_PLACEHOLDER, max_lines=1,
+                           scale=6, autofocus=True, elem_id="kb-query")
         button = gr.Button(L.SEARCH_BUTTON, variant="primary", scale=1, elem_id="kb-search-button")
-    examples = gr.Examples(examples=[[e] for e in L.EXAMPLES], inputs=[query], label=L.EXAMPLES_LABEL)
-    with gr.Row():
+    examples = gr.Examples(examples=[[e] for e in L.EXAMPLES], inputs=[query], label=L.EXAMPLES_LABEL,
+                           elem_id="kb-examples")
+    with gr.Row(elem_id="kb-filter-row"):
         city = gr.Dropdown(choices=service.city_choices(), value="", label=L.CITY_LABEL,
                            scale=1, elem_id="kb-city")
         plan = gr.Dropdown(choices=service.document_choices(), value="", label=L.PLAN_LABEL, scale=2,
                            elem_id="kb-plan")
         goal = gr.Dropdown(choices=service.goal_choices(), value="", label=L.GOAL_LABEL,
                            allow_custom_value=True, scale=2, elem_id="kb-goal")
+        # Wide enough for 「KPI・数値目標 / KPIs」 beside its arrow.
         kind = gr.Dropdown(choices=[(L.ALL, ""), *L.KIND_CHOICES], value="", label=L.KIND_LABEL, scale=1,
-                           elem_id="kb-kind")
+                           min_width=210, elem_id="kb-kind")
         k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label=L.K_LABEL, scale=1, elem_id="kb-k")
     if not service.ready:
         with gr.Row():
@@ -155,27 +173,29 @@ def _search_tab(service: SearchService, demo: gr.Blocks) -> None:
     def show(view: SearchView) -> list[Any]:
         return [view.status_html, view.results_html, service.source(view.state), _download_update(view)]
 
-    def on_search(q: str, c: str, p: str, g: str, t: str, n: float) -> list[Any]:
-        return show(service.search(_state(q, c, p, g, t, n)))
+    def on_search(q: str, c: str, p: str, g: str, t: str, n: float, request: gr.Request) -> list[Any]:
+        return show(service.search(_state(q, c, p, g, t, n), base_url(request)))
 
-    def on_filter(q: str, c: str, p: str, g: str, t: str, n: float) -> list[Any]:
+    def on_filter(q: str, c: str, p: str, g: str, t: str, n: float, request: gr.Request) -> list[Any]:
         plan_update, goal_update, state = _filter_updates(service, _state(q, c, p, g, t, n))
-        searched = show(service.search(state)) if state.q.strip() else [gr.skip()] * len(shown)
+        searched = show(service.search(state, base_url(request))) if state.q.strip() else [gr.skip()] * len(shown)
         return [plan_update, goal_update, *searched]
 
     def on_open_source(event: gr.EventData) -> str:
         data = event._data if isinstance(event._data, dict) else {}
-        return service.source(decode_query_string(str(data.get("href", ""))))
+        return service.source(decode_query_string(str(data.get("href", "")), service.document_names()))
 
     def on_load(request: gr.Request) -> list[Any]:
-        state = decode_state(dict(request.query_params) if request else {})
+        service.current()  # a plan added or removed since the last request (any process) shows now
+        state = decode_state(dict(request.query_params) if request else {}, service.document_names())
         if not state.q and not state.has_source:
-            # The choices as they are now: a plan added since the app started is offered too.
+            # The plans and choices as they are now, not as they were when the page was built.
             return [gr.skip(), gr.update(choices=service.city_choices()), gr.update(choices=service.document_choices()),
-                    gr.update(choices=service.goal_choices()), gr.skip(), gr.skip()] + [gr.skip()] * len(shown)
+                    gr.update(choices=service.goal_choices()), gr.skip(), gr.skip(),
+                    gr.skip(), service.welcome_html(), gr.skip(), gr.skip()]
         plan_update, goal_update, state = _filter_updates(service, state)
         if state.q.strip():
-            searched = show(service.search(state))
+            searched = show(service.search(state, base_url(request)))
         else:
             searched = [gr.skip(), gr.skip(), service.source(state), gr.skip()]
         city_update = gr.update(choices=service.city_choices(), value=state.city)

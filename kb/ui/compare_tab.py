@@ -11,6 +11,7 @@ so the comparison stays open).
 from __future__ import annotations
 
 import html
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from kb.compare.align import LEFT, RIGHT, Comparison, Measure, Row, Side, resolve_side, side_choices
-from kb.compare.render import kpi_text, plan_name, side_name, strength_note
-from kb.compare.share import CompareState, decode, encode
+from kb.compare.render import formula_note, kpi_text, number, plan_name, side_name, strength_note
+from kb.compare.share import CompareState, absolute, decode, encode
 from kb.domain import SourceSpan
 from kb.errors import QueryError
 from kb.kpi.extract import Kpi
 from kb.search.searcher import Searcher
+from kb.ui.links import base_url
 from kb.ui.service import SEARCH_CONCURRENCY, SEARCH_QUEUE
 
 if TYPE_CHECKING:
@@ -41,14 +43,9 @@ LISTS = ("検索された施策（関連順）", "Measures found, most relevant 
 NOTHING = "該当なし / none"
 OUTSIDE = "※ 検索上位外の対応施策 / counterpart outside the top results"
 SAME = "同上 / same as above"
+FORMULA = "数値の計算方法 / How the numbers are computed"
 NO_INDEX = ("検索インデックスがまだありません。「検索 / Search」タブの「インデックスを作成」で作成してから比較してください。 / "
             "There is no index yet: build it on the Search tab, then compare.")
-HOW = (
-    "類似度は意味（埋め込み）と語の重なりの組み合わせです。{threshold:.3f} 以上を同じテーマとみなします"
-    "（ラベル付きの施策ペアで決めたしきい値）。 / Similarity blends meaning (embeddings) and shared words; "
-    "{threshold:.3f} or more counts as the same topic (threshold chosen on hand-labelled pairs)."
-)
-
 CSS = """
 .kbc { display: flex; flex-direction: column; gap: 0.9rem; }
 .kbc h3 { margin: 0.4rem 0 0.2rem; font-size: 1.02rem; }
@@ -118,7 +115,7 @@ def _memo_row(row: Row, comparison: Comparison) -> str:
     """One left measure and, in the same row, its counterparts on the right (best first)."""
     right = "".join(
         measure_card(c.measure, comparison,
-                     f"{c.strength}（対比 {c.similarity.contrast:+.3f}・類似度 {c.similarity.combined:.3f}）")
+                     f"{c.strength}（対比 {number(c.similarity.contrast, sign=True)}）")
         for c in row.counterparts)
     return measure_card(row.measure, comparison) + f'<div class="kbc-list">{right}</div>'
 
@@ -140,7 +137,9 @@ def comparison_html(comparison: Comparison) -> str:
     names = [side_name(s, comparison.documents) for s in (comparison.left, comparison.right)]
     heads = (f'<div class="kbc-head kbc-kurume">{esc(names[0])}</div>',
              f'<div class="kbc-head kbc-kumamoto">{esc(names[1])}</div>')
-    parts = ['<div class="kbc">', f'<div class="kbc-note">{esc(strength_note(comparison))}</div>',
+    parts = ['<div class="kbc">', f'<div class="kbc-note kbc-legend">{esc(strength_note(comparison))}</div>',
+             (f'<details class="kbc-note kbc-formula"><summary>{esc(FORMULA)}</summary>'
+              f'{esc(formula_note(comparison))}</details>'),
              _heading(MATCHED, len(comparison.rows))]
     if comparison.rows:
         rows = [_memo_row(r, comparison) for r in comparison.rows]
@@ -212,7 +211,7 @@ class CompareTab:
 
     inputs: list[Any]
     outputs: list[Any]
-    from_url: Callable[[dict[str, str], float], list[Any]]
+    from_url: Callable[[dict[str, str], float, Any], list[Any]]
     events: dict[str, Any]
 
 
@@ -246,20 +245,24 @@ def add_compare_tab(service: SearchService) -> CompareTab:
         result = gr.HTML(message_html("テーマを入力して「比較する」を押してください。 / Type a topic and press Compare."),
                          css_template=CSS, js_on_load=None, elem_id="kb-compare-result")
 
-        def on_compare(query: str, n: float, a: str, b: str) -> list[Any]:
+        def on_compare(query: str, n: float, a: str, b: str, request: Any = None) -> list[Any]:
             shown, files = compare_view(service.searcher, query, service.kpi_records, int(n), service.workdir, a, b)
-            share = f"共有リンク / Share: [{encode(CompareState(query, a, b))}]({encode(CompareState(query, a, b))})"
+            url = absolute(encode(CompareState(query, a, b)), base_url(request))  # works from an e-mail too
+            share = f"共有リンク / Share: [{_readable(url)}]({url})"
             if files is None:
                 hidden = gr.update(visible=False)
                 return [shown, hidden, hidden, ""]
             return [shown, gr.update(value=files[0], visible=True), gr.update(value=files[1], visible=True), share]
 
-        def from_url(params: dict[str, str], n: float) -> list[Any]:
+        on_compare.__annotations__["request"] = gr.Request  # gradio is imported here, not at module level
+
+        def from_url(params: dict[str, str], n: float, request: Any = None) -> list[Any]:
             """A shared ``?tab=compare&topic=…&left=…&right=…`` link opens this tab, fills it and compares."""
             state = decode(urlencode(list(params.items())))
             if state is None:
                 return [gr.skip()] * 8
-            shown = on_compare(state.topic, n, state.left, state.right) if state.topic.strip() else [gr.skip()] * 4
+            shown = on_compare(state.topic, n, state.left, state.right, request) if state.topic.strip() \
+                else [gr.skip()] * 4
             return [state.topic, state.left, state.right, gr.Tabs(selected="compare"), *shown]
 
         events: dict[str, Any] = {"concurrency_id": SEARCH_QUEUE, "concurrency_limit": SEARCH_CONCURRENCY,
@@ -269,3 +272,10 @@ def add_compare_tab(service: SearchService) -> CompareTab:
             trigger(on_compare, inputs=[topic, k, left, right], outputs=outputs, **events)
         examples.load_input_event.then(on_compare, inputs=[topic, k, left, right], outputs=outputs, **events)
     return CompareTab(inputs=[k], outputs=[topic, left, right, *outputs], from_url=from_url, events=events)
+
+
+def _readable(url: str) -> str:
+    """The link as a planner reads it (「…topic=子育て支援…」, not %E5%AD…), escaped for Markdown link text."""
+    from urllib.parse import unquote
+
+    return re.sub(r"([\\`*_\[\]<>])", r"\\\1", unquote(url))

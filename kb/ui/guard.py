@@ -12,17 +12,17 @@ name, or a name on the allow-list (``KB_ALLOWED_HOSTS``, comma-separated, e.g.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from kb.config import settings
+
 #: Client addresses (and their names) that are this machine.
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 #: Addresses that mean "every interface": not a name a browser asks for.
 ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})
-ALLOWED_HOSTS_VARIABLE = "KB_ALLOWED_HOSTS"
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -49,7 +49,7 @@ class AllowedHosts:
     @classmethod
     def for_bind(cls, host: str, extra: str | None = None) -> AllowedHosts:
         """Loopback names, the bound address (unless it is every interface) and the allow-list."""
-        listed = os.environ.get(ALLOWED_HOSTS_VARIABLE, "") if extra is None else extra
+        listed = settings().allowed_hosts if extra is None else extra
         names = set(LOOPBACK) | {_host_name(x) for x in listed.split(",") if x.strip()}
         if host.strip() not in ANY_ADDRESS:
             names.add(_host_name(host))

@@ -7,6 +7,8 @@ and lets tests check that no label lost its translation.
 
 from __future__ import annotations
 
+import re
+
 TITLE = "計画書検索 / Plan Search"
 SUBTITLE = (
     "久留米市・熊本市の総合戦略や総合計画から、施策とその根拠となる原文を探します。"
@@ -30,6 +32,8 @@ SEARCH_TAB = "検索 / Search"
 VIEW_SOURCE = "原文を見る / View source"
 KPI_SUMMARY = "指標・KPI / Indicators"
 SCORE = "スコア / score"
+#: The calibrated chance that a hit is relevant (kb/rank/calibration.py), in the label's tooltip.
+PROBABILITY = "関連する確率 / chance relevant"
 INTERPRETED = "検索の解釈 / Query interpreted as"
 RESULTS_COUNT = "件 / results"
 SECONDS = "秒 / s"
@@ -104,7 +108,13 @@ QUERY_ERROR_JA = (
 
 
 def query_error_ja(message: str) -> str:
-    """The Japanese line for a :class:`~kb.search.searcher.QueryError` message, or a generic one."""
+    """The Japanese line for a :class:`~kb.search.searcher.QueryError` message, or a generic one.
+
+    Numbers in the English message (``too long (812 characters; the limit is 500)``) are
+    what the user needs to act on, so the Japanese line repeats them.
+    """
+    if "too long" in message and (numbers := re.findall(r"\d+", message)) and len(numbers) >= 2:
+        return f"検索語が長すぎます（{numbers[0]} 文字、上限 {numbers[-1]} 文字）。短くしてください。"
     for needle, japanese in QUERY_ERROR_JA:
         if needle in message:
             return japanese
@@ -117,7 +127,7 @@ LINK_COPIED = "コピーしました / Copied"
 ADD_TAB = "計画を追加 / Add a plan"
 ADD_HINT = ("PDF・HTML・テキストの計画書を追加すると、再起動なしで検索できるようになります（このパソコンからのみ）。 / "
             "Add a plan as PDF, HTML or text; it becomes searchable without a restart (from this computer only).")
-ADD_FILE = "ファイル / File (PDF, HTML, TXT, 50 MB まで / up to 50 MB)"
+ADD_FILE = "ファイル（複数可） / Files, one or several (PDF, HTML, TXT, 1 件 50 MB まで / up to 50 MB each)"
 ADD_TITLE = "計画名 / Title"
 ADD_CITY = "自治体 / City"
 ADD_KIND = "種類 / Kind (総合計画, 総合戦略 …)"
@@ -133,5 +143,14 @@ ADD_REFUSED_HOST = ("このアドレスからは追加できません。kb を�
 ADD_NO_FILE = "ファイルを選んでください。 / Choose a file first."
 ADD_TYPES = "PDF・HTML・TXT のみ追加できます。 / Only PDF, HTML and TXT files can be added."
 ADD_TOO_BIG = "50 MB を超えるファイルは追加できません。 / Files over 50 MB cannot be added."
+# Adding several files at once (kb/ui/add_summary.py): one table row a file.
+ADD_SOME = ("一部の計画を追加しました", "Some plans added")
+ADD_TITLE_ONE = ("計画名は 1 ファイルのときだけ指定できます（複数のときは各ファイルの題名を使います）。 / "
+                 "A title names one plan: leave it empty when adding several files (each keeps its own title).")
+ADD_COLUMNS = ("ファイル / File", "計画 / Plan", "ページ / Pages", "目標 / Goals", "施策 / Measures", "KPI",
+               "結果 / Result")
+ADD_ROW_ADDED = "追加しました / Added"
+ADD_ROW_REFUSED = "追加できません / Refused"
+ADD_INDEX = "索引 / Index: {chunks} passages; {embedded} embedded, {reused} reused (one rebuild)"
 BROKEN_LINK = ("このリンクの原文は見つかりません。リンクが古いか、計画が更新・削除された可能性があります。 / "
                "The source of this link was not found: the link may be old, or the plan was updated or removed.")

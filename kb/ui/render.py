@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from kb.ingest.corpus import KUMAMOTO, KURUME, WIDE_AREA
 from kb.kpi.extract import Kpi
-from kb.present import breadcrumb, highlight_html, normalize_preserving_length
+from kb.present import breadcrumb, highlight_html, hit_relevance, normalize_preserving_length
+from kb.rank.calibration import Relevance
 from kb.search.searcher import Hit, SearchResult
 from kb.sourceview import SourceView
 from kb.ui import labels as L
@@ -117,10 +118,21 @@ def kpi_html(entries: Sequence[Kpi], state: UIState) -> str:
     )
 
 
+def relevance_html(score: float, judged: Relevance | None) -> str:
+    """関連度 高 / 中 / 低 where the ranker is calibrated (the raw score in its tooltip, for
+    whoever compares runs); the raw score itself only where it is not."""
+    if judged is None:
+        return f'<span class="kb-score">{esc(L.SCORE)} {score:.4f}</span>'
+    chance = f" · {L.PROBABILITY} {judged.probability:.0%}" if judged.probability is not None else ""
+    return (f'<span class="kb-rel kb-rel-{esc(judged.level)}" title="{esc(L.SCORE)} {score:.4f}{esc(chance)}">'
+            f"{esc(judged.label)}</span>")
+
+
 def card_html(
-    hit: Hit, terms: Sequence[str], state: UIState, kpis: Sequence[Kpi] = (), pages: tuple[int, int] | None = None
+    hit: Hit, terms: Sequence[str], state: UIState, kpis: Sequence[Kpi] = (), pages: tuple[int, int] | None = None,
+    judged: Relevance | None = None,
 ) -> str:
-    """One result: plan and city, heading path, highlighted text, KPIs, score, source link;
+    """One result: plan and city, heading path, highlighted text, KPIs, relevance, source link;
     for a plan added from a PDF, the pages of the original (「p.23」) the passage stands on."""
     chunk = hit.chunk
     head, tail = split_preview(hit.text, terms)
@@ -148,7 +160,7 @@ def card_html(
         f'<footer class="kb-card-foot">'
         f'{source_link(state, chunk.doc, hit.line_start, hit.line_end, esc(L.VIEW_SOURCE))}'
         f'<span class="kb-where">{esc(where)}</span>{page}'
-        f'<span class="kb-score">{esc(L.SCORE)} {hit.score:.4f}</span></footer></article>'
+        f'{relevance_html(hit.score, judged)}</footer></article>'
     )
 
 
@@ -169,7 +181,8 @@ def results_html(
     """The cards (or the no-results message) inside :func:`results_root`."""
     if not result.hits:
         return results_root(state, message_html(L.NO_RESULTS, L.NO_RESULTS_HINT, kind="empty"))
-    cards = [card_html(hit, terms, state, kpis(hit) if kpis else (), pages(hit) if pages else None)
+    cards = [card_html(hit, terms, state, kpis(hit) if kpis else (), pages(hit) if pages else None,
+                       hit_relevance(result, hit))
              for hit in result.hits]
     return results_root(state, "".join(cards))
 
@@ -289,7 +302,7 @@ def source_html(view: SourceView, state: UIState) -> str:
     span = f"{view.line_start}" if view.line_start == view.line_end else f"{view.line_start}–{view.line_end}"
     area = view.metadata.get("area", "")
     return (
-        f'<div class="kb-source" data-doc="{esc(view.doc)}" data-lines="{view.line_start}-{view.line_end}">'
+        f'<div class="kb-source" tabindex="-1" data-doc="{esc(view.doc)}" data-lines="{view.line_start}-{view.line_end}">'
         f'<button type="button" class="kb-back">{esc(L.BACK)}</button>'
         f'<div class="kb-source-heading">{esc(L.SOURCE_HEADING)}</div>'
         f'<div class="kb-source-title">{city_badges(view.city, area)} {esc(view.title)}</div>'

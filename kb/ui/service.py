@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kb.chunk import Chunk
+from kb.compare.share import absolute
 from kb.embed.protocol import Embedder
 from kb.errors import CorpusError, IndexUnavailable, QueryError, SourceError
 from kb.index.build import Progress
@@ -28,12 +29,15 @@ from kb.index.storage import resolve_build
 from kb.ingest.corpus import CITY_CHOICES, load_corpus
 from kb.kpi.extract import Kpi
 from kb.present import result_json, results_csv
+from kb.search.concordance import corpus_lines
 from kb.search.searcher import Filters, Hit, Searcher, SearchResult
 from kb.service import KNOWN_ERRORS, Session, build, index_dir, open_session, session_for
 from kb.sourceview import source_view
 from kb.ui import labels as L
 from kb.ui import render
+from kb.ui.follow import reopen
 from kb.ui.guard import LOOPBACK, AllowedHosts
+from kb.ui.mentions_html import search_link_html
 from kb.ui.render import DocInfo
 from kb.ui.state import MAX_K, UIState, clamp_k, encode_state
 
@@ -48,8 +52,16 @@ SEARCH_QUEUE = "kb-search"
 SEARCH_CONCURRENCY = 4
 #: The largest plan the 計画を追加 / Add a plan panel (and Gradio's upload route) accepts.
 MAX_ADD_BYTES = 50 * 1024 * 1024
-#: How often (seconds) a request checks whether ``kb build`` swapped in a new index.
-RELOAD_CHECK_S = 1.0
+#: How often (seconds) a request checks whether a build (``kb build``, ``kb add``, ``kb remove``, from
+#: any process) swapped in a new index: a few stat calls, so often enough to follow within a second.
+RELOAD_CHECK_S = 0.25
+#: How long the request that notices a new build waits for it to load (well under a second: the
+#: index is memory-mapped and the loaded query encoder kept, :func:`reopen`; a changed corpus's KPIs
+#: are read again, ~0.3 s), so that it already answers from the new plans; past this it answers
+#: from the old build and the next request gets the new one.
+RELOAD_WAIT_S = 1.5
+#: A build that could not be opened is tried again after this long, not by every request.
+RELOAD_RETRY_S = 5.0
 #: CSV files older than this are removed from the app's download folder.
 CSV_MAX_AGE_S = 3600.0
 GOAL_LABEL_CHARS = 46
@@ -102,12 +114,14 @@ class SearchService:
         self._goals: list[GoalRow] = []
         self._documents: list[DocInfo] = []
         #: How a (re)built index is opened; tests pass a light stand-in.
-        self.opener = opener or (lambda folder: open_session(folder, corpus_dir=self.corpus_dir))
+        self.opener = opener or self._reopen
         self._reload_lock = threading.Lock()
         #: The names the add-a-plan panel answers to (``launch`` sets the bound address).
         self.allowed_hosts = AllowedHosts()
         self._checked_at = 0.0
-        self._reloading = False
+        self._loader: threading.Thread | None = None
+        #: The last build that failed to open, and when: not retried before RELOAD_RETRY_S.
+        self._failed: tuple[Path, float] | None = None
         self._load_catalogue()
 
     def close(self) -> None:
@@ -119,10 +133,13 @@ class SearchService:
     def current(self) -> Session | None:
         """The session to answer this request with, after noticing a rebuilt index.
 
-        ``kb build`` re-points ``index/current`` atomically; the app notices within
-        :data:`RELOAD_CHECK_S` and loads the new build on a background thread, while
-        requests keep being answered from the old one. The swap is one attribute
-        assignment, so a request sees either the old session or the new, never a mix.
+        A build re-points ``index/current`` atomically (``kb build``, ``kb add``, ``kb remove``,
+        another app's add panel: any process). The app notices within :data:`RELOAD_CHECK_S`
+        and loads the new build on a background thread; the request that noticed waits up to
+        :data:`RELOAD_WAIT_S` for it, so an added or removed plan shows in its answer, while
+        other requests keep being answered from the old build. The swap is one attribute
+        assignment (catalogue first), so a request sees either the old session or the new,
+        never a mix.
         """
         self._notice_rebuild()
         return self.session
@@ -139,31 +156,39 @@ class SearchService:
             return  # nothing (valid) to switch to: keep answering from what is loaded
         if target == session.searcher.index.path:
             return
+        if self._failed is not None and self._failed[0] == target and now - self._failed[1] < RELOAD_RETRY_S:
+            return
         with self._reload_lock:
-            if self._reloading:
-                return
-            self._reloading = True
-        threading.Thread(target=self._reload, args=(target,), name="kb-index-reload", daemon=True).start()
+            loader = self._loader
+            if loader is None or not loader.is_alive():
+                loader = threading.Thread(target=self._reload, args=(target,), name="kb-index-reload", daemon=True)
+                self._loader = loader
+                loader.start()
+        loader.join(RELOAD_WAIT_S)
+
+    def _reopen(self, folder: Path) -> Session:
+        """The rebuilt index with what is already loaded (:func:`reopen`), else from scratch."""
+        if self.session is None:
+            return open_session(folder, corpus_dir=self.corpus_dir)
+        return reopen(self.session, folder, self.corpus_dir)
 
     def _reload(self, target: Path) -> None:
         try:
             fresh = self.opener(target)
         except Exception as exc:  # noqa: BLE001 - the old index keeps answering; the log says why
             log.warning("kb app: could not switch to the rebuilt index %s: %s", target, exc)
-            # Try again at the next check: a build may have been caught half-swapped.
-        else:
-            try:
-                fresh.searcher.search(WARMUP_QUERY, k=1)  # the first request after the swap stays fast
-            except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs the next user time
-                log.info("warm-up of the rebuilt index failed: %s", exc)
-            # The catalogue first: a request that sees the new session also sees its plans.
-            self._load_catalogue(fresh)
-            self.session = fresh
-            log.warning("kb app: switched to the rebuilt index %s (%d passages)", fresh.searcher.index.path,
-                        len(fresh.chunks))
-        finally:
-            with self._reload_lock:
-                self._reloading = False
+            # Tried again after RELOAD_RETRY_S: a build may have been caught half-swapped.
+            self._failed = (target, time.monotonic())
+            return
+        try:
+            fresh.searcher.search(WARMUP_QUERY, k=1)  # the first request after the swap stays fast
+        except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs the next user time
+            log.info("warm-up of the rebuilt index failed: %s", exc)
+        # The catalogue first: a request that sees the new session also sees its plans.
+        self._load_catalogue(fresh)
+        self.session = fresh
+        log.warning("kb app: switched to the rebuilt index %s (%d passages)", fresh.searcher.index.path,
+                    len(fresh.chunks))
 
     @property
     def searcher(self) -> Searcher | None:
@@ -222,6 +247,10 @@ class SearchService:
     def documents(self) -> list[DocInfo]:
         return list(self._documents)
 
+    def document_names(self) -> list[str]:
+        """The plans' names (``doc``), what a link's ``plan``/``doc`` is resolved against."""
+        return [d.doc for d in self._documents]
+
     def city_choices(self) -> list[tuple[str, str]]:
         """(label, value) pairs for the city filter: 久留米市, 熊本市, 広域 first, then any other
         municipality an added plan brings."""
@@ -269,7 +298,7 @@ class SearchService:
     def kpis_for(self, hit: Hit) -> list[Kpi]:
         return self.session.kpis_for(hit) if self.session is not None else []
 
-    def search(self, state: UIState) -> SearchView:
+    def search(self, state: UIState, base_url: str = "") -> SearchView:
         """Run the state's search; messages instead of exceptions for anything that fails.
 
         A source passage in ``state`` stays in it (the page reopened from a shared URL
@@ -294,15 +323,18 @@ class SearchService:
         state = replace(state, q=result.query, k=clamp_k(state.k))
         return SearchView(
             state=state,
-            status_html=render.status_html(result, seconds),
+            status_html=render.status_html(result, seconds) + search_link_html(  # the rare-term link (issue 25)
+                session.searcher, corpus_lines(session.corpus_dir), result.query, result.mentions, state.city,
+                state.plan, state.kind),
             results_html=render.results_html(result, terms, state, session.kpis_for, session.page_span),
-            csv_path=self.write_csv(result, state, session) if result.hits else None,
+            csv_path=self.write_csv(result, state, session, base_url) if result.hits else None,
             result=result,
         )
 
-    def write_csv(self, result: SearchResult, state: UIState | None = None, session: Session | None = None) -> Path:
+    def write_csv(self, result: SearchResult, state: UIState | None = None, session: Session | None = None,
+                  base_url: str = "") -> Path:
         """The results as a UTF-8-with-BOM CSV file (Excel reads the Japanese correctly),
-        named after the query, with the query, filters, link and KPIs in every row."""
+        named after the query, with the query, filters, link (absolute from ``base_url``) and KPIs in every row."""
         from kb.compare.render import slug
 
         self._prune_downloads()
@@ -310,7 +342,7 @@ class SearchService:
         folder = Path(tempfile.mkdtemp(prefix="csv-", dir=self.workdir))
         path = folder / f"kb-{slug(result.query, 40)}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
         filters = {"city": state.city, "plan": state.plan, "goal": state.goal, "kind": state.kind} if state else {}
-        link = encode_state(state.without_source()) if state else ""
+        link = absolute(encode_state(state.without_source()) or "?", base_url) if state else ""
         path.write_bytes(results_csv(result, filters=filters, link=link,
                                      kpis=session.kpis_for if session is not None else None))
         return path
@@ -339,7 +371,8 @@ class SearchService:
         except Exception:
             log.exception("source view failed for %s", state.address)
             return render.message_html(L.CANNOT_SHOW, L.INTERNAL_HINT, kind="error")
-        return render.source_html(view, state)
+        # The permalink names the plan as the corpus does, however the link spelled it.
+        return render.source_html(view, replace(state, doc=view.doc))
 
     # -- the JSON API ------------------------------------------------------------------
 
@@ -396,7 +429,7 @@ class SearchService:
 
     def add_plan(
         self,
-        upload: Path | str | None,
+        upload: Path | str | Sequence[Path | str] | None,
         *,
         title: str = "",
         city: str = "",
@@ -407,42 +440,50 @@ class SearchService:
         client_host: str | None = "127.0.0.1",
         headers: Mapping[str, str] | None = None,
     ) -> str:
-        """Add an uploaded PDF/HTML/TXT plan to the corpus and the index (HTML message).
+        """Add uploaded PDF/HTML/TXT plans (one or several) to the corpus and the index (HTML message).
 
         Only from the machine itself (``client_host`` loopback): adding a plan writes into
         the corpus folder, which a colleague across the network must not be able to do.
         ``headers`` (those of the HTTP request, when there is one) must name this app by an
-        allowed host (:mod:`kb.ui.guard`: no DNS rebinding). The rebuilt index is picked up
-        by :meth:`current` like any ``kb build``.
+        allowed host (:mod:`kb.ui.guard`: no DNS rebinding). Several files are one batch
+        (:func:`kb.service.add_plans`): each refused on its own, the rest added with one
+        rebuild; the answer is a table, one row a file. The rebuilt index is picked up by
+        :meth:`current` like any ``kb build``.
         """
-        from kb.ingest.add import SUPPORTED, PlanInfo
-        from kb.service import add_plan
+        from kb.ingest.add import PlanInfo
+        from kb.service import add_plans
+        from kb.ui.add_summary import panel_refusals, summary_html
 
         if client_host not in LOOPBACK:
             return render.message_html(L.ADD_REFUSED, L.ADD_REFUSED_HINT, kind="warning")
         if headers is not None and self.allowed_hosts.problem(headers, client_host):
             log.warning("add refused: %s", self.allowed_hosts.problem(headers, client_host))
             return render.message_html(L.ADD_REFUSED, L.ADD_REFUSED_HOST, kind="warning")
-        if not upload:
+        uploads = [upload] if isinstance(upload, (str, Path)) else [u for u in upload or () if u]
+        files = list(dict.fromkeys(Path(u) for u in uploads))  # one row a file, even if sent twice
+        if not files:
             return render.message_html(L.ADD_FAILED, L.ADD_NO_FILE, kind="warning")
-        source = Path(upload)
-        if source.suffix.lower() not in SUPPORTED:
-            return render.message_html(L.ADD_FAILED, f"{source.name}: {L.ADD_TYPES}", kind="warning")
-        if source.stat().st_size > MAX_ADD_BYTES:
-            return render.message_html(L.ADD_FAILED, f"{source.name}: {L.ADD_TOO_BIG}", kind="warning")
+        if title.strip() and len(files) > 1:
+            return render.message_html(L.ADD_FAILED, L.ADD_TITLE_ONE, kind="warning")
+        checked = panel_refusals(files, MAX_ADD_BYTES)  # the panel's own limits: refused here, the others go on
+        accepted = [source for source in files if source not in checked]
         info = PlanInfo(title=title.strip(), city=city.strip(), kind=kind.strip(), period=period.strip())
-        try:
-            report = add_plan(source, self.corpus_dir, index_dir(self.index_dir), info=info, embedder=embedder,
-                              progress=progress)
-        except KNOWN_ERRORS as exc:
-            return render.message_html(L.ADD_FAILED, str(exc), kind="warning")
-        except Exception as exc:  # shown on the page; the log has the traceback
-            log.exception("adding a plan from the app failed")
-            return render.message_html(L.INTERNAL_ERROR, f"{exc.__class__.__name__}: {exc}", kind="error")
-        self._checked_at = 0.0
-        self.current()  # start loading the new build now
-        pages = f", {report.pages} pages" if report.pages else ""
-        return render.message_html(L.ADD_DONE, f"{report.doc}: {report.lines} lines{pages}", kind="info")
+        build_report = None
+        if accepted:
+            try:
+                report = add_plans(accepted, self.corpus_dir, index_dir(self.index_dir), info=info,
+                                   embedder=embedder, progress=progress)
+            except KNOWN_ERRORS as exc:
+                return render.message_html(L.ADD_FAILED, str(exc), kind="warning")
+            except Exception as exc:  # shown on the page; the log has the traceback
+                log.exception("adding plans from the app failed")
+                return render.message_html(L.INTERNAL_ERROR, f"{exc.__class__.__name__}: {exc}", kind="error")
+            checked.update((row.source, row) for row in report.files)
+            build_report = report.build
+        if build_report is not None:
+            self._checked_at = 0.0
+            self.current()  # start loading the new build now
+        return summary_html([checked[source] for source in files], build_report)
 
 
 #: A query run once at startup so the first user's search is as fast as the rest.

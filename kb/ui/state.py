@@ -14,24 +14,26 @@ Parameters::
     line   its lines: ``450`` or ``450-460``
 
 ``doc``/``line`` name the source view (the issue's ``?q=…&doc=…&line=…``); the document
-*filter* is ``plan`` so that both can be set at once.
+*filter* is ``plan`` so that both can be set at once. ``doc`` and ``plan`` are any plan's
+name (``子育て支援計画``, ``ＡＢＣ市 総合戦略``), percent-encoded in the URL: a name is valid
+because the corpus has that plan (:mod:`kb.ingest.names`), not because of its characters.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode
 
 from kb.domain import ChunkKind, SourceSpan, resolve_kind
 from kb.ingest.corpus import resolve_city
+from kb.ingest.names import name_problem, resolve_name
 
 DEFAULT_K = 10
 MAX_K = 50
 #: Longer URL queries are cut here; the search itself reports anything over its own limit.
 MAX_URL_QUERY = 2000
-_DOC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _LINES = re.compile(r"^\s*(\d{1,7})\s*(?:[-–~]\s*(\d{1,7}))?\s*$")
 
 
@@ -114,8 +116,26 @@ def encode_state(state: UIState) -> str:
     return "?" + urlencode(pairs) if pairs else ""
 
 
-def decode_state(params: Mapping[str, str]) -> UIState:
-    """The state a URL's parameters describe; invalid parts fall back to their defaults."""
+def document_name(value: str, documents: Collection[str] | None = None) -> str:
+    """The plan a link's ``doc``/``plan`` value names, or ``""``.
+
+    With the loaded ``documents`` the value is resolved to the plan's own name (``x.txt`` →
+    ``x``) and an unknown one is dropped; without them only what can never be a plan's
+    name (a path, control characters, too long) is.
+    """
+    name = value.strip()
+    if documents is not None:
+        return resolve_name(name, documents) or ""
+    return name if name and name_problem(name) is None else ""
+
+
+def decode_state(params: Mapping[str, str], documents: Collection[str] | None = None) -> UIState:
+    """The state a URL's parameters describe; invalid parts fall back to their defaults.
+
+    ``documents`` (the plans the app has) lets ``plan`` and ``doc`` be checked against the
+    corpus; a ``doc`` it does not know is still kept when it could be a plan's name, so
+    that the source panel can say the link is broken instead of showing nothing.
+    """
 
     def get(key: str) -> str:
         value = params.get(key, "")
@@ -123,15 +143,15 @@ def decode_state(params: Mapping[str, str]) -> UIState:
 
     city = resolve_city(get("city")) or ""
     kind = resolve_kind(get("kind")) or ""
-    plan = get("plan").strip()
-    doc = get("doc").strip()
+    plan = document_name(get("plan"), documents)
+    doc = document_name(get("doc"), documents) or document_name(get("doc"))
     lines = parse_lines(get("line"))
-    valid_doc = bool(_DOC_NAME.match(doc)) and lines is not None
+    valid_doc = bool(doc) and lines is not None
     return UIState(
         q=get("q")[:MAX_URL_QUERY],
         # Any municipality a plan names (added plans bring new ones); the searcher refuses unknown ones.
         city=city if len(city) <= 40 and city.isprintable() else "",
-        plan=plan if _DOC_NAME.match(plan) else "",
+        plan=plan,
         goal=get("goal").strip()[:200],
         k=clamp_k(get("k")) if get("k") else DEFAULT_K,
         kind=kind if kind in {k.value for k in ChunkKind} else "",
@@ -140,9 +160,9 @@ def decode_state(params: Mapping[str, str]) -> UIState:
     )
 
 
-def decode_query_string(query_string: str) -> UIState:
+def decode_query_string(query_string: str, documents: Collection[str] | None = None) -> UIState:
     """:func:`decode_state` of a raw ``?a=b&c=d`` string (the first value of a key wins)."""
     params: dict[str, str] = {}
     for key, value in parse_qsl(query_string.lstrip("?"), keep_blank_values=True):
         params.setdefault(key, value)
-    return decode_state(params)
+    return decode_state(params, documents)

@@ -8,17 +8,50 @@ from __future__ import annotations
 
 CSS = """
 html { scrollbar-gutter: stable; } /* switching tabs must not shift the page sideways */
-.gradio-container { max-width: 1480px !important; margin: 0 auto !important; }
-#kb-header h1 { font-size: 1.4rem; margin: 0 0 0.1rem; }
-#kb-header p { margin: 0 0 0.4rem; color: var(--body-text-color-subdued); font-size: 0.92rem; }
+.gradio-container { max-width: min(1480px, 100%) !important; min-width: 0 !important; margin: 0 auto !important; }
+/* Nothing may make the page wider than the screen: Gradio's flex items default to their
+   content's width (a long plan file name, an example, a tab label pushed a phone page to
+   504 px), so they may shrink, and long words break. */
+.gradio-container > .main, .gradio-container .wrap, .gradio-container .contain { min-width: 0 !important; }
+/* Gradio pads the page 2rem a side, a sixth of a phone: narrower on small screens. (Gradio
+   scopes rules inside @media to its content, so this one scales with the width instead.) */
+.gradio-container > .main { padding: 0.6rem clamp(0.5rem, 2.5vw, 2rem) !important; }
+.kb-card, .kb-source, .kb-status, .kb-message, .kbc { overflow-wrap: anywhere; min-width: 0; }
+#kb-tabs .tab-container button { white-space: normal; height: auto; min-height: var(--size-8); line-height: 1.2;
+  text-align: left; }
+.gallery-item { white-space: normal !important; max-width: 100%; }
+/* A compact first screen: title and subtitle on one line, examples beside their label,
+   small filter labels — after a search at 1440×900 two result cards are in view. */
+#kb-header .html-container { padding: 0 var(--size-1); }
+#kb-header h1 { font-size: 1.3rem; margin: 0 0.8rem 0 0; display: inline; }
+#kb-header p { margin: 0; color: var(--body-text-color-subdued); font-size: 0.78rem; display: inline; }
+#kb-tabs .tab-wrapper { margin-bottom: var(--size-2); }
+#kb-examples { display: flex; flex-wrap: wrap; align-items: center; gap: 0.3rem 0.6rem; padding: 0 !important; }
+#kb-examples > .label { margin: 0; font-size: 0.8rem; width: auto; flex: 0 0 auto; }
+#kb-examples > .gallery { gap: 0.3rem; flex: 1 1 0; min-width: min(100%, 260px); align-items: center; padding: 0; }
+#kb-examples .gallery-item { height: auto !important; min-height: 0 !important; }
+#kb-examples .gallery-item > span { display: block; }
+#kb-examples .gallery-item, #kb-examples .gallery-item * { font-size: 0.8rem !important; }
+#kb-examples .gallery-item > * { padding: 0.15rem 0.55rem !important; }
+#kb-filter-row .block { padding-top: 0.35rem; padding-bottom: 0.35rem; }
+#kb-filter-row [data-testid="block-info"] { font-size: 0.78rem; margin-bottom: 0.2rem; padding: 0.05rem 0.4rem; }
+#kb-filter-row input[role="combobox"] { text-overflow: ellipsis; }
+#kb-filter-row .icon-wrap { pointer-events: none; }
+.kb-rel { margin-left: auto; font-size: 0.78rem; font-weight: 600; padding: 0.05rem 0.55rem; border-radius: 999px;
+  border: 1px solid transparent; white-space: nowrap; }
+.kb-rel-high { background: #c6f6d5; color: #22543d; border-color: #9ae6b4; }
+.kb-rel-medium { background: #fefcbf; color: #744210; border-color: #f6e05e; }
+.kb-rel-low, .kb-rel-no_clear_match { background: var(--background-fill-secondary); color: var(--body-text-color-subdued);
+  border-color: var(--border-color-primary); }
 .kb-banner { background: #fff4d6; color: #5c4300; border: 1px solid #f0cf72; border-radius: 8px;
   padding: 0.5rem 0.8rem; margin-bottom: 0.4rem; font-size: 0.9rem; }
 #kb-query-row { align-items: flex-end; }
-#kb-search-button { min-width: 130px; max-width: 200px; height: 46px; margin-bottom: 8px; }
+#kb-search-button { min-width: 130px; max-width: 200px; height: 42px; margin-bottom: 0; }
 #kb-status-row { align-items: center; min-height: 0; }
 #kb-download { flex: 0 0 auto; max-width: 220px; }
-.kb-status { display: flex; flex-wrap: wrap; gap: 0.2rem 1.2rem; align-items: baseline; font-size: 0.9rem;
-  padding: 0.2rem 0.1rem; }
+#kb-status-row .block, #kb-status .html-container { padding-top: 0; padding-bottom: 0; }
+.kb-status { display: flex; flex-wrap: wrap; gap: 0.2rem 1.2rem; align-items: baseline; font-size: 0.86rem;
+  padding: 0 0.1rem; }
 .kb-interp { flex: 1 1 480px; color: var(--body-text-color); line-height: 1.55; }
 .kb-interp-text { font-weight: 600; }
 .kb-interp-added { color: var(--body-text-color-subdued); font-size: 0.85rem; }
@@ -79,6 +112,10 @@ a.kb-source-link:hover { text-decoration: underline; }
 .kb-pinned { position: fixed !important; top: 0.5rem; z-index: 20; }
 .kb-pinned .kb-lines-box { max-height: calc(100vh - 220px); }
 .kb-back { display: none; }
+/* A dropdown's list shows only while focus is inside that dropdown: Gradio left lists open
+   over the results when Tab moved on. */
+.block:not(:focus-within) ul.option-list { display: none !important; }
+.kb-source:focus { outline: 2px solid #2b6cb0; outline-offset: 2px; }
 .kb-copy-link { font-size: 0.8rem; padding: 0.05rem 0.55rem; border-radius: 6px; cursor: pointer;
   border: 1px solid var(--border-color-primary); background: var(--block-background-fill); color: #2b6cb0; }
 @media (max-width: 899px) {
@@ -137,6 +174,9 @@ element.addEventListener('click', (event) => {
   const link = event.target.closest('a.kb-source-link');
   if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
   event.preventDefault();
+  // Esc returns here (KEYBOARD_JS); opened from the keyboard, the source panel takes the focus.
+  window.kbSourceOpener = link;
+  window.kbFocusSource = event.detail === 0;
   const href = link.getAttribute('href');
   // Remember where the reader is, so Back returns to this place in the list.
   history.replaceState({y: window.scrollY}, '', location.href);
@@ -150,7 +190,9 @@ const openSource = (href, card) => {
 };
 window.kbOpenSource = (search) => {
   const params = new URLSearchParams(search || '');
-  const card = element.querySelector(`.kb-card[data-doc="${params.get('doc')}"][data-lines="${params.get('line')}"]`);
+  // Any plan name (Japanese, spaces, quotes) as an attribute value: escaped, or the selector throws.
+  const card = element.querySelector(
+    `.kb-card[data-doc="${CSS.escape(params.get('doc') || '')}"][data-lines="${CSS.escape(params.get('line') || '')}"]`);
   openSource(search || '?', card);
 };
 if (!window.kbPopstate) {
@@ -172,12 +214,6 @@ if (!window.kbPopstate) {
     } else {
       location.reload();
     }
-  });
-  // Esc closes an open dropdown list (Gradio keeps it open while its input has focus).
-  document.addEventListener('keydown', (event) => {
-    if (event.key !== 'Escape') return;
-    const active = document.activeElement;
-    if (active && active.closest && active.closest('.gradio-dropdown, [data-testid="dropdown"], .wrap')) active.blur();
   });
   // Enter in the results-count box searches, like Enter in the query box.
   document.addEventListener('keydown', (event) => {
@@ -221,6 +257,11 @@ const place = () => {
 };
 const reveal = () => {
   place();
+  const panel = element.querySelector('.kb-source:not(.kb-source-empty)');
+  if (panel && window.kbFocusSource) {
+    window.kbFocusSource = false;
+    panel.focus({preventScroll: true});
+  }
   const box = element.querySelector('.kb-lines-box');
   const hit = element.querySelector('tr.kb-hit');
   if (!box || !hit) return;
@@ -230,4 +271,42 @@ window.addEventListener('scroll', place, {passive: true});
 window.addEventListener('resize', place);
 watch('value', reveal);
 reveal();
+"""
+
+#: The page's keyboard rules (WAI-ARIA patterns Gradio leaves out), installed once by the header.
+KEYBOARD_JS = """
+if (!window.kbKeyboard) {
+  window.kbKeyboard = true;
+  // Chrome makes a scrolling option list a Tab stop of its own: Tab from 基本目標 went to
+  // <body> and then into the list. The list is for arrow keys; Tab goes to the next control.
+  const quiet = () => document.querySelectorAll('ul.option-list:not([tabindex])')
+    .forEach((list) => list.setAttribute('tabindex', '-1'));
+  new MutationObserver(quiet).observe(document.body, {childList: true, subtree: true});
+  document.addEventListener('keydown', (event) => {
+    const tab = event.target.closest && event.target.closest('[role="tab"]');
+    const moves = {ArrowLeft: -1, ArrowRight: 1, Home: 0, End: 0};
+    if (!tab || !(event.key in moves)) return;
+    // Tabs pattern: Left/Right go to the previous/next tab (wrapping), Home/End to the ends.
+    const tabs = [...(tab.closest('.tab-container') || tab.parentElement).querySelectorAll('[role="tab"]')]
+      .filter((t) => t.getClientRects().length && !t.disabled);
+    const at = tabs.indexOf(tab);
+    const to = event.key === 'Home' ? 0 : event.key === 'End' ? tabs.length - 1
+      : (at + moves[event.key] + tabs.length) % tabs.length;
+    event.preventDefault();
+    tabs[to].click();
+    tabs[to].focus();
+  });
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    const active = document.activeElement;
+    // Esc in a dropdown closes its list (Gradio keeps it open while the input has focus).
+    if (active && active.matches && active.matches('input[role="combobox"]')) { active.blur(); return; }
+    // Esc with a source open returns to the card that opened it (on a phone the overlay closes).
+    const opener = window.kbSourceOpener;
+    if (!opener || !opener.isConnected || !document.querySelector('#kb-source .kb-source:not(.kb-source-empty)')) return;
+    event.preventDefault();
+    if (window.innerWidth < 900 && new URLSearchParams(location.search).has('doc')) history.back();
+    opener.focus();
+  });
+}
 """

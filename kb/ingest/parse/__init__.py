@@ -12,10 +12,11 @@ from types import ModuleType
 
 from kb.ingest.corpus import Document
 from kb.ingest.parse import comprehensive, general, kumamoto, strategy, vision, web
+from kb.ingest.parse.kpi_lines import split_kpi_lines
 from kb.ingest.parse.model import KpiTable, ParsedDocument, Section
 
 #: Bump when parsing changes what chunks or spans come out; the index records it.
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"
 
 FAMILIES: tuple[ModuleType, ...] = (strategy, comprehensive, vision, kumamoto, web, general)
 
@@ -25,7 +26,11 @@ def family_for(doc: Document) -> ModuleType:
 
 
 def parse_document(doc: Document) -> ParsedDocument:
-    return family_for(doc).parse(doc)
+    family = family_for(doc)
+    parsed = family.parse(doc)
+    if family is general:  # a plan no family knows: its KPI lines become KPI sections (kpi_lines.py)
+        parsed.sections = split_kpi_lines(parsed.sections, doc.lines)
+    return parsed
 
 
 def kpi_tables(doc: Document, parsed: ParsedDocument) -> list[KpiTable]:

@@ -5,7 +5,10 @@ before anyone writes a family parser for it. Japanese plans number their heading
 small set of conventional schemes (第N章 → 第N節 → 1 → (1) → ① → ア, plus 基本目標N,
 施策N, 【…】 labels and ■/●/◆ markers), so this module
 
-1. recognises a line as a *candidate* heading of one scheme (:data:`SCHEMES`);
+1. recognises a line as a *candidate* heading of one scheme
+   (:data:`kb.ingest.parse.general_schemes.SCHEMES`), or knows it as a heading from the
+   layout around it (:mod:`kb.ingest.parse.general_layouts`: 施策 pages numbered 01, 02 …,
+   recurring vertical box labels, record sheets, headings of web text);
 2. accepts it only if its number continues that scheme's series at its level (1, 2, 3 …
    or a restart at 1 under a new parent), which rejects numbered prose, table rows and
    running headers that repeat the same label;
@@ -13,8 +16,11 @@ small set of conventional schemes (第N章 → 第N節 → 1 → (1) → ① →
    always closes every (1)) and from the order of first appearance otherwise (a ■
    first seen under (2) nests under (1)-level headings), the way a reader does;
 4. names each heading's kind from its words (数値目標/KPI → kpi, 目標 → goal,
-   施策/取組/方向性 → measure); a numbered heading under a goal is a measure and one
-   under a measure stays a measure, because that is how plans nest them.
+   施策/取組/方向性 → measure) or its label (政策N is a goal, 基本事業N a measure); a
+   numbered heading under a goal is a measure and one under a measure stays a measure,
+   because that is how plans nest them;
+5. reads the outline once more with chart captions (a ■ line with no text and nothing
+   under it) and empty KPI labels as text.
 
 The output is the same :class:`ParsedDocument` of :class:`Section` s that the family
 parsers build, so chunking, KPIs and the source view work unchanged.
@@ -22,158 +28,34 @@ parsers build, so chunking, KPIs and the source view work unchanged.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 from kb.ingest.corpus import Document
 from kb.ingest.parse.common import blank_and_toc_noise, fold_vertical, fold_width, is_page_number, vertical_runs
-from kb.ingest.parse.model import GOAL, KPI, MEASURE, PAGE_NUMBER, PARAGRAPH, RUNNING_HEADER, ParsedDocument, Section
+from kb.ingest.parse.general_layouts import (
+    kpi_entries,
+    page_measures,
+    plain_headings,
+    prose,
+    record_titles,
+    vertical_labels,
+    web_chrome,
+)
+from kb.ingest.parse.general_schemes import BY_NAME, Candidate, candidate, heading_kind, number_of
+from kb.ingest.parse.model import GOAL, PAGE_NUMBER, PARAGRAPH, RUNNING_HEADER, ParsedDocument, Section
 from kb.ingest.parse.outline import donate_empty_headings, group_blocks, heading_title
 from kb.ingest.text import continues, wrap_width
 
 FAMILY = "general"
 
-_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
-_KATAKANA = "アイウエオカキクケコサシスセソタチツテト"
-_ROMAN = "ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩ"
-_KANJI = "一二三四五六七八九十"
-
-
-@dataclass(frozen=True)
-class Scheme:
-    """One way plans number or mark a heading.
-
-    ``rank`` is the conventional depth where Japanese official documents agree on one
-    (章 above 節 above 1 above (1) above ① above ア); schemes without a rank (markers,
-    【】 labels) take their depth from where they first appear. ``leaf`` schemes (KPI
-    labels) never become parents: the next heading closes them. ``max_len`` bounds the
-    line, since a long line with a marker is a sentence, not a title.
-    """
-
-    name: str
-    pattern: re.Pattern[str]
-    rank: float | None = None
-    numbered: bool = True
-    leaf: bool = False
-    max_len: int = 60
-    allow_period: bool = False
-
-
-def _scheme(name: str, pattern: str, rank: float | None = None, **options: object) -> Scheme:
-    return Scheme(name, re.compile(pattern), rank, **options)  # type: ignore[arg-type]
-
-
-#: Candidate heading shapes, tried in order on the width-folded line. ``num`` is the
-#: number that must continue the series; schemes without it are markers.
-SCHEMES: tuple[Scheme, ...] = (
-    _scheme("markdown", r"^(?P<hashes>#{1,6})\s+\S", numbered=False, max_len=120),
-    _scheme("chapter", r"^第\s*(?P<num>\d{1,2}|[一二三四五六七八九十]{1,3})\s*[章部編](?:\s|$)", 0),
-    _scheme("section", r"^第\s*(?P<num>\d{1,2}|[一二三四五六七八九十]{1,3})\s*節(?:\s|$)", 1),
-    _scheme("named", r"^(はじめに|おわりに|序章|終章|参考資料|資料編|用語解説|附属資料)$", 0, numbered=False),
-    _scheme("goal-label", r"^[【\[]?(?P<word>基本目標|目標|政策|基本方針|方針|戦略|施策分野|分野)\s*(?P<num>\d{1,2}|[①-⑳])"
-            r"(?:\s|[】\]:：「]|$)", 3.5, max_len=90),
-    _scheme("measure-label", r"^[【\[]?(?P<word>施策|取組|重点施策|事業)\s*(?P<num>\d{1,2})(?:\s|[】\]:：「]|$)", 4.5, max_len=90),
-    _scheme("kpi-label", r"^[■◆●□◇【\[<＜]?\s*(KPI|ＫＰＩ|数値目標|重要業績評価指標|成果指標|施策指標)", numbered=False,
-            leaf=True, max_len=30),
-    _scheme("roman", r"^(?P<num>[ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩ])(?:\s|[.．「]|$)", 2, max_len=90),
-    _scheme("decimal-dot", r"^(?P<num>\d{1,2})[.．]\s*[^\d\s.．]", 3, max_len=90),
-    _scheme("decimal", r"^(?P<num>\d{1,2})\s+(?:\d{4}年)?[^\d\s]", 3, max_len=90),
-    _scheme("paren", r"^[(（]\s*(?P<num>\d{1,2})\s*[)）]\s*\S", 4, allow_period=True, max_len=90),
-    _scheme("circled", r"^-?\s*(?P<num>[①-⑳])\s*\S", 5, allow_period=True, max_len=80),
-    _scheme("katakana", r"^(?P<num>[アイウエオカキクケコサシスセソタチツテト])[\s.．、]\s*\S", 6),
-    _scheme("paren-katakana", r"^[(（](?P<num>[アイウエオカキクケコサシスセソタチツテト])[)）]\s*\S", 7),
-    _scheme("bracket", r"^(【[^】]{1,40}】?|\[[^\]]{1,40}\])$", numbered=False, max_len=45),
-    _scheme("square", r"^[■□]\s*\S", numbered=False, max_len=45),
-    _scheme("diamond", r"^[◆◇]\s*\S", numbered=False, max_len=45),
-    _scheme("dot", r"^[●]\s*\S", numbered=False, max_len=40),
-)
-
-_BY_NAME = {s.name: s for s in SCHEMES}
-
-KPI_WORDS = re.compile(r"KPI|数値目標|重要業績評価指標|成果指標|施策指標|評価指標|目標値")
-GOAL_WORDS = re.compile(r"目標|目指す姿|将来像")
-NOT_GOAL_WORDS = re.compile(r"目標人口|数値目標|目標値|目標年次|目標年度")
-#: A heading that lists the goals (「４ …基本目標」, not 「基本目標４」): what it numbers are goals.
-GOAL_LIST = re.compile(r"基本目標(?!\s*[0-9０-９①-⑳])")
-MEASURE_WORDS = re.compile(r"施策|取組|取り組み|方向性|事業|プロジェクト")
 #: The furthest (in lines) an empty heading may be from the section that takes its title.
 MAX_DONATION_GAP = 20
 #: The furthest (in lines) a title's next line may be from its previous one.
 TITLE_GAP = 8
 _OPEN_CLOSE = (("「", "」"), ("【", "】"), ("（", "）"), ("(", ")"))
-_DIGITS = re.compile(r"\d")
-
-
-def number_of(token: str) -> int:
-    """The value of a heading number in any of the schemes' notations (1, ①, ア, Ⅱ, 三)."""
-    for alphabet in (_CIRCLED, _KATAKANA, _ROMAN):
-        if token in alphabet:
-            return alphabet.index(token) + 1
-    token = unicodedata.normalize("NFKC", token)
-    if token.isascii() and token.isdigit():
-        return int(token)
-    if all(c in _KANJI for c in token):  # 一 … 十九
-        if "十" not in token:
-            return _KANJI.index(token) + 1
-        tens, _, ones = token.partition("十")
-        return (_KANJI.index(tens) + 1 if tens else 1) * 10 + (_KANJI.index(ones) + 1 if ones else 0)
-    return 0
-
-
-@dataclass(frozen=True)
-class Candidate:
-    scheme: Scheme
-    number: int
-    #: For markdown headings the level the converter wrote (1–6), else 0.
-    level: int = 0
-    #: The label word of 基本目標N / 施策N: each word numbers its own series.
-    word: str = ""
-
-
-def candidate(text: str) -> Candidate | None:
-    """The heading scheme a width-folded line looks like, or None for text."""
-    if not text or "\t" in text:
-        return None
-    for scheme in SCHEMES:
-        if len(text) > scheme.max_len:
-            continue
-        match = scheme.pattern.match(text)
-        if match is None:
-            continue
-        if (text.endswith("。") and not scheme.allow_period) or "→" in text:
-            return None  # a sentence, or a KPI's "baseline → target" line
-        if scheme.numbered and len(text) > 30 and re.search(r"\S[：:]", text[:30]):
-            return None  # a footnote or glossary entry: "5 ＵＩＪターン：Uターンとは…"
-        body = text[match.end():]
-        if len(_DIGITS.findall(body)) > max(6, len(body) // 2):
-            return None  # a table row or statistics line, not a title
-        groups = match.groupdict()
-        number = number_of(groups["num"]) if groups.get("num") else 0
-        level = len(groups["hashes"]) if groups.get("hashes") else 0
-        return Candidate(scheme, number, level, groups.get("word") or "")
-    return None
-
-
-def heading_kind(title: str, parent_kind: str | None, numbered: bool, parent_title: str = "") -> str:
-    """goal / measure / kpi from a heading's words, else from where it sits."""
-    folded = fold_width(title)
-    if KPI_WORDS.search(folded):
-        return KPI
-    if GOAL_WORDS.search(folded) and not NOT_GOAL_WORDS.search(folded):
-        return GOAL
-    if MEASURE_WORDS.search(folded):
-        return MEASURE
-    if parent_kind == GOAL and numbered and GOAL_LIST.search(fold_width(parent_title)):
-        return GOAL
-    if parent_kind == MEASURE or (parent_kind == GOAL and numbered):
-        return MEASURE
-    if parent_kind == GOAL:
-        return GOAL
-    return PARAGRAPH
 
 
 @dataclass
@@ -197,6 +79,9 @@ class Outline:
 
     sections: list[Section]
     headings: list[int] = field(default_factory=list)
+    #: Heading lines that turned out to caption a chart or table (or float a KPI label):
+    #: :func:`parse` detects again with them as text.
+    captions: set[int] = field(default_factory=set)
 
 
 def running_headers(lines: Sequence[str], skip: set[int]) -> set[int]:
@@ -229,7 +114,7 @@ def _unclosed(text: str) -> bool:
 
 
 def _title_lines(index: int, numbers: Sequence[int], texts: dict[int, str], width: int, max_len: int,
-                 limit: int = 4) -> list[int]:
+                 hints: Hints, limit: int = 4) -> list[int]:
     """A heading's lines: more than one when its title was wrapped or set on the next line.
 
     「基本目標１」 alone, followed by 「…」, is one title; so is a line whose 「 or 【 only
@@ -254,7 +139,7 @@ def _title_lines(index: int, numbers: Sequence[int], texts: dict[int, str], widt
         title_len = sum(len(texts[n]) for n in heading) + len(following)
         wrapped = (continues(last, following, width) and not last.endswith(("】", "」", "）", ")"))
                    and title_len <= max_len)
-        if candidate(following) is not None or not (wrapped or _unclosed("".join(texts[n] for n in heading))):
+        if (candidate(following) is not None or numbers[cursor] in hints.forced) or not (wrapped or _unclosed("".join(texts[n] for n in heading))):
             break
         heading.append(numbers[cursor])
         cursor += 1
@@ -285,6 +170,8 @@ def _place(found: Candidate, stack: list[_Open], series: dict[str, int]) -> int 
     same = [i for i in range(len(stack) - 1, -1, -1) if stack[i].key == key]
     if not found.scheme.numbered:
         return same[0] if same else _below(found, stack)
+    if found.scheme.dashed:
+        return _place_dashed(found, stack, same, series.get(key, 0))
     for i in same:
         if found.number in (stack[i].last + 1, stack[i].last + 2):
             return i
@@ -298,6 +185,52 @@ def _place(found: Candidate, stack: list[_Open], series: dict[str, int]) -> int 
     return None
 
 
+def _value(found: Candidate) -> int:
+    """The number a series continues from: 2-3 is 203, so 2-4 and 3-1 both follow it."""
+    return found.parent * 100 + found.number if found.scheme.dashed else found.number
+
+
+def _place_dashed(found: Candidate, stack: list[_Open], same: list[int], last: int) -> int | None:
+    """A two-level number (1-1, 1-2, 2-1) continues within its first number or starts the next at 1."""
+    for i in same:
+        parent, number = divmod(stack[i].last, 100)
+        if (found.parent == parent and found.number in (number + 1, number + 2)) or (
+                found.parent == parent + 1 and found.number == 1):
+            return i
+    if not same and found.number == 1 and found.parent in (1, last // 100 + 1):
+        return _below(found, stack)
+    return None
+
+
+#: How often a marked label must recur to be a field of a repeated form.
+FIELD_REPEATS = 3
+
+
+def field_labels(numbers: Sequence[int], texts: Mapping[int, str]) -> set[str]:
+    """Marked labels that recur (【施策の目的】, <課題> on every measure's page): fields of a form.
+
+    Such a label heads its own text only; the measure's next numbered heading (基本事業１)
+    belongs to the measure, not to the field above it, so a field label is a leaf.
+    """
+    counts = Counter(texts[n] for n in numbers if (found := candidate(texts[n])) is not None and found.scheme.marker)
+    return {text for text, count in counts.items() if count >= FIELD_REPEATS}
+
+
+def _label_only(found: Candidate, text: str) -> bool:
+    """A line that is a label and nothing else: a part name (参考資料) or a number label (基本目標１)."""
+    if found.scheme.name == "named":
+        return True
+    rest = text.replace(" ", "").lstrip("【[").rstrip("】]").removeprefix(found.word)
+    return bool(found.word) and number_of(rest) > 0
+
+
+def _forced_depth(found: Candidate, stack: list[_Open]) -> int:
+    """A heading known from the layout whose number breaks its series: beside its scheme's last heading."""
+    key = _key(found)
+    same = [i for i in range(len(stack) - 1, -1, -1) if stack[i].key == key]
+    return same[0] if same else _below(found, stack)
+
+
 def _below(found: Candidate, stack: list[_Open]) -> int:
     """Depth of a new scheme: under the innermost open heading of a shallower rank."""
     rank = _rank(found)
@@ -307,8 +240,33 @@ def _below(found: Candidate, stack: list[_Open]) -> int:
     return depth
 
 
-def detect(numbers: Sequence[int], lines: Sequence[str], *, root_title: str) -> Outline:
+@dataclass(frozen=True)
+class Hints:
+    """What the whole-document passes (:mod:`kb.ingest.parse.general_layouts`) know about lines.
+
+    ``forced`` lines are headings of the given candidate whatever they look like (a vertical
+    label, a 施策 page's title); ``attached`` adds lines (its printed number) to such a
+    heading; ``text`` lines are never headings (a chart caption, a floating KPI label).
+    """
+
+    forced: Mapping[int, Candidate] = field(default_factory=dict)
+    attached: Mapping[int, Sequence[int]] = field(default_factory=dict)
+    text: frozenset[int] = frozenset()
+
+
+def _candidate_at(number: int, lines: Sequence[str], texts: dict[int, str], hints: Hints) -> Candidate | None:
+    if number in hints.forced:
+        return hints.forced[number]
+    if number in hints.text or "\t" in lines[number - 1].strip():
+        return None
+    return candidate(texts[number])
+
+
+def detect(numbers: Sequence[int], lines: Sequence[str], *, root_title: str, hints: Hints | None = None) -> Outline:
     """Sections of the content lines ``numbers`` (ascending, noise removed)."""
+    hints = hints or Hints()
+    attached = {n for extra in hints.attached.values() for n in extra}
+    numbers = [n for n in numbers if n not in attached]
     texts = {n: fold_width(lines[n - 1]) for n in numbers}
     root = Section(kind=PARAGRAPH, path=(root_title,), style="root")
     sections = [root]
@@ -319,26 +277,40 @@ def detect(numbers: Sequence[int], lines: Sequence[str], *, root_title: str) -> 
     current = root
     headings: list[int] = []
     series: dict[str, int] = {}
+    labels: set[str] = set()
+    fields = field_labels(numbers, texts)
     width = wrap_width(lines)
     index = 0
     while index < len(numbers):
         number = numbers[index]
-        found = candidate(texts[number]) if "\t" not in lines[number - 1].strip() else None
+        found = _candidate_at(number, lines, texts, hints)
         depth = _place(found, stack, series) if found is not None else None
+        if found is not None and depth is None and number in hints.forced:
+            depth = _forced_depth(found, stack)
         if found is None or depth is None:
             content[id(current)].append(number)
             index += 1
             continue
         key, rank = _key(found), _rank(found)
-        del stack[depth:]
-        heading = _title_lines(index, numbers, texts, width, found.scheme.max_len)
-        index += len(heading)
+        if number in hints.forced:
+            heading = [number]
+        else:
+            heading = _title_lines(index, numbers, texts, width, found.scheme.max_len, hints)
         title = heading_title(lines, heading)
+        if _label_only(found, texts[number]):
+            if texts[number] in labels and len(heading) == 1:  # a part name or bare 基本目標１ again: a running label
+                content[id(current)].append(number)
+                index += 1
+                continue
+            labels.add(texts[number])
+        del stack[depth:]
+        index += len(heading)
+        heading = sorted([*heading, *hints.attached.get(number, ())])
         if found.scheme.name == "markdown":
             title = title.lstrip("#").strip()
         parent = stack[-1] if stack else None
         kind = heading_kind(title, parent.section.kind if parent else None, found.scheme.numbered,
-                            parent.section.title if parent else "")
+                            parent.section.title if parent else "", found.scheme.kind)
         path = (parent.prefix if parent else root.path) + (title,)
         goal = title if kind == GOAL else (parent.goal if parent else "")
         section = Section(kind=kind, path=path, heading=heading, number=str(found.number or ""),
@@ -348,19 +320,47 @@ def detect(numbers: Sequence[int], lines: Sequence[str], *, root_title: str) -> 
         prefixes[id(section)] = path
         if kind == GOAL:
             goals.add(id(section))
-        stack.append(_Open(key, rank, found.scheme.leaf, found.number, section, path, goal, content[id(section)]))
-        series[key] = found.number
+        # A field label directly above numbered items (【施策】 over (1) (2) …) heads them.
+        heads_list = index < len(numbers) and _candidate_at(numbers[index], lines, texts, hints) is not None
+        leaf = found.scheme.leaf or (texts[number] in fields and not heads_list)
+        stack.append(_Open(key, rank, leaf, _value(found), section, path, goal, content[id(section)]))
+        series[key] = _value(found)
         headings.extend(heading)
         current = section
     for section in sections:
         section.blocks = group_blocks(content[id(section)], lines, width)
+    captions = _captions(sections, content, texts, lines, fields)
     kept = [s for s in sections if s.heading or s.blocks]
     # A heading directly followed by its KPI label keeps its own chunk (donating its title
     # would turn a measure into a KPI table), and so does one far above what follows it
     # (across a page of noise the merged chunk would span too many lines to cite).
     keep = goals | {id(a) for a, b in pairwise(kept)
                     if b.style == "kpi-label" or (a.heading and b.lines and b.lines[0] - a.heading[-1] > MAX_DONATION_GAP)}
-    return Outline(donate_empty_headings(kept, prefixes, keep), headings)
+    return Outline(donate_empty_headings(kept, prefixes, keep), headings, captions)
+
+
+def _captions(sections: list[Section], content: Mapping[int, list[int]], texts: Mapping[int, str],
+              lines: Sequence[str], fields: set[str]) -> set[int]:
+    """Marker headings (■, 【】 …) with no running text and nothing under them, and empty KPI labels.
+
+    Plans mark chart and table titles the way they mark headings; what tells them apart is
+    that a caption heads a figure (no text of its own, no sub-headings). A KPI label with
+    nothing under it marks a table the extraction moved elsewhere. Fields of a repeated
+    form (:func:`field_labels`) are neither.
+    """
+    found: set[int] = set()
+    for index, section in enumerate(sections):
+        scheme = BY_NAME.get(section.style)
+        if scheme is None or not (scheme.marker or scheme.leaf) or texts[section.heading[0]] in fields:
+            continue  # a field of a repeated form is no figure, even where it is empty
+        body = content[id(section)]
+        following = sections[index + 1] if index + 1 < len(sections) else None
+        has_children = following is not None and following.path[:len(section.path)] == section.path
+        floating_kpi = scheme.leaf and not body
+        figure = scheme.marker and not has_children and not any(prose(texts[n], lines[n - 1]) for n in body)
+        if floating_kpi or figure:
+            found.update(section.heading)
+    return found
 
 
 def claims(doc: Document) -> bool:
@@ -370,11 +370,21 @@ def claims(doc: Document) -> bool:
 def parse(doc: Document) -> ParsedDocument:
     lines = doc.lines
     noise = noise_lines(lines)
+    noise.update(web_chrome(lines))
     # Vertical labels (方/向/性, one character per line) read as one word on the run's first
     # line, as the family parsers do: every Japanese PDF extraction produces them.
     vertical = fold_vertical(lines, (run for run in vertical_runs(lines) if not any(n in noise for n in run)))
     view, display, hidden = vertical.view, vertical.display, vertical.hidden
+    forced, attached = page_measures(lines)
+    for extra in attached.values():  # a 施策 page's printed number is part of its heading, not a page number
+        for number in extra:
+            noise.pop(number, None)
     content = [n for n in range(1, len(lines) + 1) if n not in noise and n not in hidden]
-    outline = detect(content, view, root_title=doc.title)
+    forced = {**record_titles(content, lines), **plain_headings(content, lines), **vertical_labels(vertical),
+              **forced}
+    text = frozenset(kpi_entries(content, lines))
+    outline = detect(content, view, root_title=doc.title, hints=Hints(forced, attached, text))
+    if outline.captions:
+        outline = detect(content, view, root_title=doc.title, hints=Hints(forced, attached, text | outline.captions))
     vertical.give_back(outline.sections)
     return ParsedDocument(doc=doc.doc, family=FAMILY, sections=outline.sections, noise=noise, display=display)

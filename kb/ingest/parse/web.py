@@ -8,6 +8,7 @@ removed from display and search text by :func:`kb.ingest.text` cleaning downstre
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from kb.ingest.corpus import Document
 from kb.ingest.parse.common import fold_width, is_blank
@@ -39,8 +40,8 @@ def claims(doc: Document) -> bool:
     )
 
 
-def parse(doc: Document) -> ParsedDocument:
-    lines = doc.lines
+def chrome_noise(lines: Sequence[str]) -> dict[int, str]:
+    """Blank lines and site chrome of a saved municipal web page, labelled (the general detector uses it too)."""
     noise: dict[int, str] = {}
     previous_alt = ""
     for number, raw in enumerate(lines, start=1):
@@ -53,6 +54,12 @@ def parse(doc: Document) -> ParsedDocument:
         elif previous_alt and text == previous_alt:
             noise[number] = WEB_CHROME  # the caption repeating a photo's alt text
             previous_alt = ""
+    return noise
+
+
+def parse(doc: Document) -> ParsedDocument:
+    lines = doc.lines
+    noise = chrome_noise(lines)
     content = [n for n in range(1, len(lines) + 1) if n not in noise]
     forced = {content[0]: "title"} if content else {}
     sections = build_outline(content, lines, RULES, root_title=doc.title, forced=forced)
