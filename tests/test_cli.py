@@ -100,6 +100,7 @@ def test_human_output_shows_rank_span_and_path(index_arg):
     assert result.returncode == 0
     assert "kurume-kouiki-vision-3:" in result.stdout
     assert "連携事業" in result.stdout
+    assert " 1. 関連度 高 / High " in result.stdout  # the calibrated label the app shows, before the raw score
 
 
 @pytest.mark.parametrize(

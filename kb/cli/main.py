@@ -102,7 +102,7 @@ def _print_human(result: SearchResult, session: Session) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from kb.present import breadcrumb, snippet
+    from kb.present import breadcrumb, hit_relevance, snippet
 
     console = Console(highlight=False)
     console.print(f"[dim]query:[/dim] {escape(result.expanded.describe())}")
@@ -117,8 +117,10 @@ def _print_human(result: SearchResult, session: Session) -> None:
     terms = session.highlight_terms(result)
     for hit in result.hits:
         chunk = hit.chunk
+        judged = hit_relevance(result, hit)  # the app's 関連度 label; the raw score stays beside it
+        level = f"{judged.label} " if judged else ""
         console.print(
-            f"\n[bold]{hit.rank:>2}.[/bold] [cyan]{hit.score:.4f}[/cyan]  {escape(chunk.title)} "
+            f"\n[bold]{hit.rank:>2}.[/bold] {escape(level)}[cyan]{hit.score:.4f}[/cyan]  {escape(chunk.title)} "
             f"[dim]({escape(chunk.city)}, {chunk.kind})[/dim]"
         )
         console.print(f"    {escape(breadcrumb(chunk.heading_path))}")
