@@ -212,3 +212,14 @@ def test_viewpoints_leave_every_measure_pair_as_it_was():
     for a in range(4):
         for b in range(4):
             assert widened.similarity(a, b) == pytest.approx(plain.similarity(a, b), abs=1e-6)
+
+
+def test_the_tab_starts_on_sides_the_index_has():
+    from kb.ui.compare_tab import default_sides
+
+    both = [("久留米市", "久留米市"), ("熊本市", "熊本市"), ("総合戦略", "kurume-sousei-senryaku-3")]
+    assert default_sides(both) == ("久留米市", "熊本市")
+    kurume_only = [("久留米市", "久留米市"), ("総合戦略", "kurume-sousei-senryaku-3"), ("web", "kurume-kouiki-web")]
+    assert default_sides(kurume_only) == ("久留米市", "kurume-sousei-senryaku-3")
+    other_city = [("筑後川市", "筑後川市"), ("若者定住", "筑後川市若者定住促進計画")]
+    assert default_sides(other_city) == ("筑後川市", "筑後川市若者定住促進計画")

@@ -183,6 +183,16 @@ def side_options(searcher: Searcher | None) -> list[tuple[str, str]]:
     return [(side_name(s, documents) if s.doc else s.label, s.key) for s in side_choices(documents)]
 
 
+def default_sides(options: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """Kurume and Kumamoto where the index has both; otherwise its first two sides (an index of one
+    city's plans compares that city with one of its plans), so neither dropdown starts on a missing side."""
+    keys = [key for _, key in options]
+    left = LEFT.key if LEFT.key in keys else (keys[0] if keys else LEFT.key)
+    others = [key for key in keys if key != left]
+    right = RIGHT.key if RIGHT.key in others else (others[0] if others else left)
+    return left, right
+
+
 def compare_view(
     searcher: Searcher | None, query: str, kpis: Sequence[Kpi], k: int, workdir: Path | None = None,
     left: str = LEFT.key, right: str = RIGHT.key,
@@ -234,8 +244,9 @@ def add_compare_tab(service: SearchService) -> CompareTab:
             k = gr.Slider(2, 15, value=8, step=1, label=K_LABEL, elem_id="kb-compare-k")
         with gr.Row():
             options = side_options(service.searcher)
-            left = gr.Dropdown(options, value=LEFT.key, label="左 / Left", elem_id="kb-compare-left")
-            right = gr.Dropdown(options, value=RIGHT.key, label="右 / Right", elem_id="kb-compare-right")
+            first, second = default_sides(options)
+            left = gr.Dropdown(options, value=first, label="左 / Left", elem_id="kb-compare-left")
+            right = gr.Dropdown(options, value=second, label="右 / Right", elem_id="kb-compare-right")
         link = gr.Markdown("", elem_id="kb-compare-link")
         with gr.Row():
             csv_file = gr.DownloadButton("CSVで保存 / Download CSV", visible=False, size="sm", scale=0,
