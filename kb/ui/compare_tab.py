@@ -52,6 +52,7 @@ CSS = """
 .kbc-note { font-size: 0.82rem; color: var(--body-text-color-subdued); }
 .kbc-grid { display: grid; grid-template-columns: minmax(0, 1fr) 4.6rem minmax(0, 1fr); gap: 0.5rem; align-items: stretch; }
 .kbc-two { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 0.8rem; align-items: start; }
+.kbc-two.kbc-split { grid-template-columns: repeat(auto-fit, minmax(min(100%, 15rem), 1fr)); }
 .kbc-head { font-weight: 700; font-size: 0.9rem; padding: 0.2rem 0.4rem; border-radius: 6px; color: #fff; }
 .kbc-head.kbc-kurume { background: #2b6cb0; } .kbc-head.kbc-kumamoto { background: #2f855a; }
 .kbc-card { border: 1px solid var(--border-color-primary); border-left: 5px solid #8a94a6; border-radius: 8px;
@@ -148,12 +149,13 @@ def comparison_html(comparison: Comparison) -> str:
             parts.append(f'<div class="kbc-note">{esc(OUTSIDE)}</div>')
     else:
         parts.append(f'<div class="kbc-note">{esc(NOTHING)}</div>')
-    parts.append('<div class="kbc-two"><div>' + _heading((f"{names[0]}のみ", f"Only in {names[0]}"), len(comparison.only_left))
+    # Lists side by side where there is room, one under the other on a phone (matched pairs stay in two columns).
+    parts.append('<div class="kbc-two kbc-split"><div>' + _heading((f"{names[0]}のみ", f"Only in {names[0]}"), len(comparison.only_left))
                  + _list(comparison.only_left, comparison) + "</div><div>"
                  + _heading((f"{names[1]}のみ", f"Only in {names[1]}"), len(comparison.only_right))
                  + _list(comparison.only_right, comparison) + "</div></div>")
     parts.append(_heading(LISTS))
-    parts.append(f'<div class="kbc-two"><div>{heads[0]}{_list(comparison.left_measures, comparison)}</div>'
+    parts.append(f'<div class="kbc-two kbc-split"><div>{heads[0]}{_list(comparison.left_measures, comparison)}</div>'
                  f'<div>{heads[1]}{_list(comparison.right_measures, comparison)}</div></div>')
     parts.append("</div>")
     return "".join(parts)
