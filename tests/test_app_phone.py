@@ -102,7 +102,7 @@ def test_every_tab_fits_the_phone_and_its_buttons_can_be_pressed(browser, app_ur
         share = page.locator("#kb-compare-link a").first.get_attribute("href") or ""
         assert share.startswith(app_url + "?tab=compare")  # absolute: it works pasted into an e-mail
         columns = page.locator("#kb-compare-result .kbc-split").first.evaluate(
-            "e => getComputedStyle(e).gridTemplateColumns.split(' ').length")
+            "e => getComputedStyle(e).gridTemplateColumns.split(' ').filter(t => t !== '0px').length")
         assert columns == 1  # the "only in" lists stand one under the other on a phone
         assert "%E" not in page.locator("#kb-compare-link").inner_text()  # the link reads as Japanese
         for width in WIDTHS:
