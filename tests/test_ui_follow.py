@@ -157,3 +157,18 @@ def test_reopen_never_reuses_an_encoder_for_an_index_of_another_model(app_servic
     assert scratch == [resolve_build(other)]  # from scratch, with open_searcher's model checks
     same = follow.reopen(app_service.session, resolve_build(app_service.index_dir), two_plan_corpus)
     assert same.searcher.embedder is app_service.session.searcher.embedder and len(scratch) == 1
+
+
+def test_an_app_started_before_any_index_picks_up_a_build_made_elsewhere(two_plan_corpus, fake_embedder, tmp_path):
+    index = tmp_path / "index"
+
+    def opener(folder: Path):
+        return session_for(Searcher(load_index(folder), fake_embedder), two_plan_corpus)
+
+    ui = SearchService(None, two_plan_corpus, index_dir=index, unavailable="no index yet; run `kb build`",
+                       workdir=tmp_path / "ui", opener=opener)
+    assert not ui.ready and "error" in ui.api_search("観光")
+    service.build(two_plan_corpus, index, embedder=fake_embedder)  # `kb build` in another terminal
+    assert seconds_until(lambda: ui.current() is not None) <= FOLLOW_S
+    assert ui.ready and ui.unavailable is None
+    assert "kurume-kouiki-web" in ui.document_names() and "kb-card" in ui.search(UIState(q="観光")).results_html

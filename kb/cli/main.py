@@ -276,7 +276,7 @@ app.command("add")(add_command)
 
 @app.command()
 def remove(
-    stem: Annotated[str, typer.Argument(help="Document name (file name without .txt).")],
+    stem: Annotated[str, typer.Argument(help="Plan name, as `kb show` takes it (with or without .txt, in any script).")],
     corpus: CorpusOption = Path("corpus"),
     index: IndexOption = None,
 ) -> None:

@@ -147,14 +147,15 @@ class SearchService:
     def _notice_rebuild(self) -> None:
         session, folder = self.session, self.index_dir
         now = time.monotonic()
-        if session is None or folder is None or now - self._checked_at < RELOAD_CHECK_S:
+        if folder is None or now - self._checked_at < RELOAD_CHECK_S:
             return
         self._checked_at = now
         try:
             target = resolve_build(folder)
         except (IndexUnavailable, OSError):
             return  # nothing (valid) to switch to: keep answering from what is loaded
-        if target == session.searcher.index.path:
+        # With no session yet (the app started before any index), a `kb build` run elsewhere is picked up too.
+        if session is not None and target == session.searcher.index.path:
             return
         if self._failed is not None and self._failed[0] == target and now - self._failed[1] < RELOAD_RETRY_S:
             return
@@ -187,6 +188,7 @@ class SearchService:
         # The catalogue first: a request that sees the new session also sees its plans.
         self._load_catalogue(fresh)
         self.session = fresh
+        self.unavailable = None
         log.warning("kb app: switched to the rebuilt index %s (%d passages)", fresh.searcher.index.path,
                     len(fresh.chunks))
 
