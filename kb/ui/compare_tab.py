@@ -10,7 +10,6 @@ so the comparison stays open).
 
 from __future__ import annotations
 
-import html
 import re
 import tempfile
 from collections.abc import Callable, Sequence
@@ -27,7 +26,9 @@ from kb.errors import QueryError
 from kb.kpi.extract import Kpi
 from kb.search.searcher import Searcher
 from kb.ui.links import base_url
+from kb.ui.render import esc, source_href
 from kb.ui.service import SEARCH_CONCURRENCY, SEARCH_QUEUE
+from kb.ui.state import UIState
 
 if TYPE_CHECKING:
     from kb.ui.service import SearchService
@@ -70,26 +71,9 @@ CSS = """
 """
 
 
-def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def source_href(query: str, doc: str, start: int, end: int) -> str:
-    """``?q=…&doc=…&line=…``: the search tab's shareable state with this passage open."""
-    try:
-        from kb.ui.state import UIState, encode_state
-
-        return encode_state(UIState(q=query).with_source(doc, start, end)) or "?"
-    except ImportError:  # the search app's state module is absent: build the same URL by hand
-        from urllib.parse import urlencode
-
-        line = str(start) if start == end else f"{start}-{end}"
-        return "?" + urlencode([("q", query), ("doc", doc), ("line", line)])
-
-
 def _link(query: str, doc: str, start: int, end: int) -> str:
     label = str(SourceSpan(doc, start, end))
-    href = source_href(query, doc, start, end)
+    href = source_href(UIState(q=query), doc, start, end)  # ?q=…&doc=…&line=…, as search cards link
     return f'<a href="{esc(href)}" target="_blank" rel="noopener" title="原文を見る / View source">{esc(label)}</a>'
 
 

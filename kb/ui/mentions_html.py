@@ -9,7 +9,6 @@ for a rare term gets in its status area.
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,6 +16,8 @@ from urllib.parse import parse_qs, urlencode
 
 from kb.search.concordance import MAX_TERM_CHARS, MAX_TERMS, Concordance, LineSource, Occurrence, rare_mention
 from kb.search.results import Filters
+from kb.ui.render import esc, source_href
+from kb.ui.state import UIState, format_lines
 
 if TYPE_CHECKING:
     from kb.search.searcher import Searcher
@@ -44,10 +45,6 @@ CSS = """
 .kbm-context { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .kbm mark { background: #fde68a; color: inherit; padding: 0 1px; }
 """
-
-
-def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 @dataclass(frozen=True)
@@ -92,16 +89,10 @@ def decode(query: str) -> MentionsState | None:
                          require_all=value("all") == "1")
 
 
-def source_href(term: str, doc: str, start: int, end: int) -> str:
-    """The search tab's shareable state with this mention open in the source view."""
-    line = str(start) if start == end else f"{start}-{end}"
-    return "?" + urlencode([("q", term), ("doc", doc), ("line", line)])
-
-
 def _row(occurrence: Occurrence, doc: str) -> str:
-    lines = str(occurrence.line_start) if occurrence.line_start == occurrence.line_end \
-        else f"{occurrence.line_start}-{occurrence.line_end}"
-    href = source_href(occurrence.term, doc, occurrence.line_start, occurrence.line_end)
+    lines = format_lines((occurrence.line_start, occurrence.line_end))
+    # The search tab's shareable state with this mention open in the source view, as cards link it.
+    href = source_href(UIState(q=occurrence.term), doc, occurrence.line_start, occurrence.line_end)
     context = f"{esc(occurrence.before)}<mark>{esc(occurrence.found)}</mark>{esc(occurrence.after)}"
     return (f'<a class="kbm-row" href="{esc(href)}" target="_blank" rel="noopener" data-doc="{esc(doc)}" '
             f'data-lines="{esc(lines)}" title="原文を見る / View source"><span class="kbm-lines">{esc(lines)}</span>'
