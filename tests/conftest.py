@@ -81,6 +81,19 @@ class FakeEmbedder:
         return self._vector(text)
 
 
+class BrokenEmbedder:
+    """A model that falls over on first use, under another name than the index's (so nothing
+    can be reused and a rebuild must embed): for tests that a failed rebuild undoes a change."""
+
+    name, dimension = "broken-model", 16
+
+    def encode_documents(self, texts, **_):
+        raise RuntimeError("the model fell over")
+
+    def encode_query(self, text):
+        raise RuntimeError("the model fell over")
+
+
 TWO_PLANS = ("kurume-sousei-senryaku-3.txt", "kurume-kouiki-web.txt")
 
 

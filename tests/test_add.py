@@ -28,6 +28,7 @@ from kb.ingest.pdf import NO_TEXT
 from kb.present import result_json
 from kb.search.searcher import Filters, Searcher
 from kb.service import session_for
+from tests.conftest import BrokenEmbedder
 from tests.pdfbytes import assemble_pdf
 
 PLAN_HTML = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>テスト市 子育て応援計画</title>
@@ -249,20 +250,11 @@ def test_a_failed_rebuild_puts_the_corpus_back(indexed, plan_pdf, tmp_path):
     corpus, index = indexed
     before = tree_state(corpus, index)
 
-    class Broken:
-        name, dimension = "broken-model", 16  # another model: nothing can be reused, so it must embed
-
-        def encode_documents(self, texts, **_):
-            raise RuntimeError("the model fell over")
-
-        def encode_query(self, text):
-            raise RuntimeError("the model fell over")
-
     with pytest.raises(RuntimeError, match="fell over"):
-        service.add_plan(plan_pdf, corpus, index, embedder=Broken())  # type: ignore[arg-type]
+        service.add_plan(plan_pdf, corpus, index, embedder=BrokenEmbedder())  # type: ignore[arg-type]
     assert tree_state(corpus, index) == before
     with pytest.raises(RuntimeError, match="fell over"):
-        service.remove_plan("kurume-kouiki-web", corpus, index, embedder=Broken())  # type: ignore[arg-type]
+        service.remove_plan("kurume-kouiki-web", corpus, index, embedder=BrokenEmbedder())  # type: ignore[arg-type]
     assert tree_state(corpus, index) == before
 
 

@@ -27,6 +27,7 @@ from kb.ingest.intent import journal_path
 from kb.ingest.pages import read_pages
 from kb.ingest.parse import parse_document
 from kb.kpi.extract import extract_document
+from tests.conftest import BrokenEmbedder
 from tests.test_add import CHROMIUM, tree_state
 
 #: name → (city, lines of its one page). Different outlines, so each summary row differs.
@@ -158,17 +159,8 @@ def test_a_failed_rebuild_takes_the_whole_batch_back(indexed, pdf_folder):
     corpus, index = indexed
     before = tree_state(corpus, index)
 
-    class Broken:
-        name, dimension = "broken-model", 16  # another model: nothing can be reused, so it must embed
-
-        def encode_documents(self, texts, **_):
-            raise RuntimeError("the model fell over")
-
-        def encode_query(self, text):
-            raise RuntimeError("the model fell over")
-
     with pytest.raises(RuntimeError, match="fell over"):
-        service.add_plans(collect_sources([pdf_folder]), corpus, index, embedder=Broken())  # type: ignore[arg-type]
+        service.add_plans(collect_sources([pdf_folder]), corpus, index, embedder=BrokenEmbedder())  # type: ignore[arg-type]
     assert tree_state(corpus, index) == before  # corpus, manifest and index byte for byte
     assert not journal_path(corpus).exists() and not list(corpus.parent.glob(".kb-*"))
 
