@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kb.ingest.corpus import Document
-from kb.ingest.parse.common import fold_width
+from kb.ingest.parse.common import fold_width, unclosed
 from kb.ingest.parse.general import FAMILY  # noqa: F401 - the family this reader serves
 from kb.ingest.parse.kpi_lines import (
     ARROW_RE,
@@ -297,7 +297,7 @@ class _Reader:
         number = self.content[index]
         lines, joined = [number], body
         for following in self.content[index + 1 : index + 1 + REACH]:
-            if has_values(joined) and not _unclosed(joined):  # 「…（令和12年」 + 「度）」: the year goes on
+            if has_values(joined) and not unclosed(joined):  # 「…（令和12年」 + 「度）」: the year goes on
                 return lines, joined
             more = self.text(following)
             if (label_of(more) or following - lines[-1] > REACH or joined.endswith("。")
@@ -444,9 +444,3 @@ def read_general(doc: Document, parsed: ParsedDocument) -> GeneralReading:
     reading.found.sort(key=lambda f: (min(f.row.lines), f.row.name))
     reading.problems.sort(key=lambda p: p.line)
     return reading
-
-
-def _unclosed(text: str) -> bool:
-    """An opening bracket not yet closed: the line was cut inside a figure's year or unit."""
-    folded = fold_width(text)
-    return folded.count("(") > folded.count(")")

@@ -27,6 +27,15 @@ def fold_width(text: str) -> str:
     return clean_line(text.translate(_FULLWIDTH))
 
 
+#: Brackets a plan's line may open and close again on the next (「…」, 【…】, （…）).
+_OPEN_CLOSE = (("「", "」"), ("【", "】"), ("（", "）"), ("(", ")"))
+
+
+def unclosed(text: str) -> bool:
+    """A bracket opened and not yet closed: the PDF cut the line inside it (a title, a KPI's year)."""
+    return any(text.count(a) > text.count(b) for a, b in _OPEN_CLOSE)
+
+
 def is_blank(raw: str) -> bool:
     return not raw.strip()
 

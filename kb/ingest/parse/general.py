@@ -34,7 +34,14 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from kb.ingest.corpus import Document
-from kb.ingest.parse.common import blank_and_toc_noise, fold_vertical, fold_width, is_page_number, vertical_runs
+from kb.ingest.parse.common import (
+    blank_and_toc_noise,
+    fold_vertical,
+    fold_width,
+    is_page_number,
+    unclosed,
+    vertical_runs,
+)
 from kb.ingest.parse.general_layouts import (
     kpi_entries,
     page_measures,
@@ -55,7 +62,6 @@ FAMILY = "general"
 MAX_DONATION_GAP = 20
 #: The furthest (in lines) a title's next line may be from its previous one.
 TITLE_GAP = 8
-_OPEN_CLOSE = (("「", "」"), ("【", "】"), ("（", "）"), ("(", ")"))
 
 
 @dataclass
@@ -109,10 +115,6 @@ def noise_lines(lines: Sequence[str]) -> dict[int, str]:
     return noise
 
 
-def _unclosed(text: str) -> bool:
-    return any(text.count(a) > text.count(b) for a, b in _OPEN_CLOSE)
-
-
 def _title_lines(index: int, numbers: Sequence[int], texts: dict[int, str], width: int, max_len: int,
                  hints: Hints, limit: int = 4) -> list[int]:
     """A heading's lines: more than one when its title was wrapped or set on the next line.
@@ -139,7 +141,7 @@ def _title_lines(index: int, numbers: Sequence[int], texts: dict[int, str], widt
         title_len = sum(len(texts[n]) for n in heading) + len(following)
         wrapped = (continues(last, following, width) and not last.endswith(("】", "」", "）", ")"))
                    and title_len <= max_len)
-        if (candidate(following) is not None or numbers[cursor] in hints.forced) or not (wrapped or _unclosed("".join(texts[n] for n in heading))):
+        if (candidate(following) is not None or numbers[cursor] in hints.forced) or not (wrapped or unclosed("".join(texts[n] for n in heading))):
             break
         heading.append(numbers[cursor])
         cursor += 1
