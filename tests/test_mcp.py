@@ -316,3 +316,26 @@ def test_the_resource_list_follows_plans_added_and_removed_without_a_restart():
                         "kb://plan/%E7%AD%91%E5%BE%8C%E5%B7%9D%E5%B8%82%E8%8B%A5%E8%80%85%E5%AE%9A%E4%BD%8F%E4%BF%83%E9%80%B2%E8%A8%88%E7%94%BB"}
     plans.docs = None
     assert listed() == set()
+
+
+def test_the_backend_follows_a_rebuild_keeping_its_loaded_encoder(two_plan_corpus, fake_embedder, tmp_path, monkeypatch):
+    """After `kb add` in another terminal, the next call answers from the new build, with the
+    query encoder already loaded (kb.follow.reopen), as the app does."""
+    from kb import service
+    from kb.index.storage import load_index
+    from kb.mcp import backend as mcp_backend
+    from kb.mcp.backend import Backend
+    from kb.search.searcher import Searcher
+    from kb.service import session_for
+
+    index = tmp_path / "index"
+    service.build(two_plan_corpus, index, embedder=fake_embedder)
+    backend = Backend(index, two_plan_corpus)
+    backend._session = session_for(Searcher(load_index(index), fake_embedder), two_plan_corpus)
+    plan = tmp_path / "chikugo.txt"
+    plan.write_text("筑後川市 定住計画\n基本目標1 若者の定住\n（１）住まいの支援\n空き家を若い世帯に紹介します。\n", encoding="utf-8")
+    service.add_plan(plan, two_plan_corpus, index, embedder=fake_embedder)
+    monkeypatch.setattr(mcp_backend, "RELOAD_CHECK_S", 0.0)
+    session = backend.session()
+    assert "chikugo" in backend.documents()
+    assert session.searcher.embedder is fake_embedder  # reused, not loaded again

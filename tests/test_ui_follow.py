@@ -133,8 +133,8 @@ def test_a_build_that_cannot_be_opened_keeps_the_old_one_answering(app_service, 
 
 
 def test_reopen_keeps_what_is_loaded_and_ranks_like_a_fresh_open(searcher, real_index, corpus_dir):
+    from kb.follow import reopen
     from kb.service import open_session
-    from kb.ui.follow import reopen
 
     again = reopen(session_for(searcher, corpus_dir), resolve_build(real_index), corpus_dir)
     assert again.searcher is not searcher and again.searcher.embedder is searcher.embedder
@@ -147,12 +147,12 @@ def test_reopen_keeps_what_is_loaded_and_ranks_like_a_fresh_open(searcher, real_
 
 def test_reopen_never_reuses_an_encoder_for_an_index_of_another_model(app_service, two_plan_corpus, tmp_path,
                                                                      monkeypatch):
-    from kb.ui import follow
+    from kb import follow
 
     other = tmp_path / "other-index"
     service.build(two_plan_corpus, other, embedder=FakeEmbedder(name="another-model"))
     scratch: list[Path] = []
-    monkeypatch.setattr(follow, "open_session", lambda folder, corpus_dir: scratch.append(folder) or "opened anew")
+    monkeypatch.setattr(follow, "open_session", lambda folder, **_: scratch.append(folder) or "opened anew")
     assert follow.reopen(app_service.session, resolve_build(other), two_plan_corpus) == "opened anew"
     assert scratch == [resolve_build(other)]  # from scratch, with open_searcher's model checks
     same = follow.reopen(app_service.session, resolve_build(app_service.index_dir), two_plan_corpus)

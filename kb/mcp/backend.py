@@ -22,6 +22,7 @@ from typing import Any
 
 from kb.chunk import Chunk, chunk_document
 from kb.errors import KbError, QueryError
+from kb.follow import reopen
 from kb.ingest.corpus import resolve_city
 from kb.ingest.names import resolve_name, unknown_name_message
 from kb.search.searcher import Filters, Hit, validate_query
@@ -119,8 +120,8 @@ class Backend:
             return
         if target == session.searcher.index.path:
             return
-        try:
-            fresh = open_session(target, corpus_dir=self.corpus, model=self.model)
+        try:  # the encoder, ranker and analysers stay loaded when the build's model is the same
+            fresh = reopen(session, target, self.corpus, model=self.model)
         except KbError as exc:
             log.warning("kb mcp: could not switch to the rebuilt index %s: %s", target, exc)
             return

@@ -24,6 +24,7 @@ from kb.chunk import Chunk
 from kb.compare.share import absolute
 from kb.embed.protocol import Embedder
 from kb.errors import CorpusError, IndexUnavailable, QueryError, SourceError
+from kb.follow import reopen
 from kb.index.build import Progress
 from kb.index.storage import resolve_build
 from kb.ingest.corpus import CITY_CHOICES, load_corpus
@@ -35,7 +36,6 @@ from kb.service import KNOWN_ERRORS, Session, build, index_dir, open_session, se
 from kb.sourceview import source_view
 from kb.ui import labels as L
 from kb.ui import render
-from kb.ui.follow import reopen
 from kb.ui.guard import LOOPBACK, AllowedHosts
 from kb.ui.mentions_html import search_link_html
 from kb.ui.render import DocInfo
